@@ -1,0 +1,18 @@
+# Every dependency of the interface target, found the same way here and in
+# slmrecConfig.cmake (which repeats these with find_dependency).
+include(GNUInstallDirs)
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(xtensor REQUIRED)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+if(SLMREC_WITH_OPENMP)
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+endif()
+if(SLMREC_WITH_OPENBLAS)
+  set(BLA_VENDOR OpenBLAS)
+  find_package(BLAS REQUIRED)
+endif()
+find_program(SLMREC_CCACHE ccache)
+if(SLMREC_CCACHE AND SLMREC_IS_TOP_LEVEL AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${SLMREC_CCACHE})
+endif()

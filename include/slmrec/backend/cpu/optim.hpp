@@ -1,0 +1,30 @@
+#pragma once
+// The AdamW update of the CPU backend, one flat range of parameters at a time.
+#include <cmath>
+
+#include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/core/types.hpp>
+
+namespace slmrec::backend::cpu {
+
+template <class T>
+struct optim_kernels {
+  // Decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW:
+  //   p <- p * (1 - lr*wd);  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
+  //   p <- p - lr * (m / bc1) / (sqrt(v / bc2) + eps)
+  // where bc1 = 1 - b1^t and bc2 = 1 - b2^t are the bias corrections.
+  static void adamw_update(T* p, const T* g, T* m, T* v, index n, T lr, T beta1, T beta2, T eps, T weight_decay,
+                           T bias_correction1, T bias_correction2) {
+    const T decay = T(1) - lr * weight_decay;
+    const T step = lr / bias_correction1;
+    const T inv_sqrt_bc2 = T(1) / std::sqrt(bias_correction2);
+    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      m[i] = beta1 * m[i] + (T(1) - beta1) * g[i];
+      v[i] = beta2 * v[i] + (T(1) - beta2) * g[i] * g[i];
+      p[i] = p[i] * decay - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    }
+  }
+};
+
+}  // namespace slmrec::backend::cpu

@@ -1,0 +1,23 @@
+#pragma once
+// Basic vocabulary types shared by every folder.
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace slmrec {
+
+// Signed index type for sizes and loops (as Eigen::Index): no unsigned
+// wrap-around in `t - 1` style arithmetic.
+using index = std::ptrdiff_t;
+
+// `depth<dynamic>` selects a run-time number of layers, as Eigen's `Dynamic`.
+inline constexpr index dynamic = -1;
+
+template <index N>
+struct depth {
+  static_assert(N == dynamic || N >= 1, "slmrec::depth<N>: a stack needs at least one layer (or depth<dynamic>)");
+  static constexpr index value = N;
+  static constexpr bool is_dynamic = (N == dynamic);
+};
+
+}  // namespace slmrec

@@ -1,0 +1,170 @@
+#pragma once
+// Whole-file reads and crash-safe writes. A checkpoint or an exported model
+// is written to a temporary file next to the target and renamed onto it only
+// once every byte is on disk, so a crash, a full disk or an exception leaves
+// either the old file or the new one, never half of one.
+#include "slmrec/core/error.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cerrno>
+#include <concepts>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <ios>
+#include <iterator>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace slmrec::io {
+namespace detail {
+
+inline std::string errno_text(int code) { return std::generic_category().message(code); }
+
+// Unique per process (pid) and per call (counter), in the target's own
+// directory so that the final rename never crosses a file system.
+inline std::filesystem::path temporary_path_for(const std::filesystem::path& target) {
+  static std::atomic<unsigned long long> counter{0};
+  return std::filesystem::path(fmt::format("{}.tmp.{}.{}", target.string(), static_cast<long long>(::getpid()),
+                                           counter.fetch_add(1)));
+}
+
+inline void remove_quietly(const std::filesystem::path& p) noexcept {
+  std::error_code ignored;
+  std::filesystem::remove(p, ignored);
+}
+
+// fsync through a fresh descriptor: the kernel flushes the file, not the
+// descriptor, so this also covers data written through an std::ofstream.
+inline int fsync_path(const std::filesystem::path& p, int flags) noexcept {
+  const int fd = ::open(p.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int result = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return result;
+}
+
+// Renames the finished temporary onto the target, then (best effort) syncs
+// the directory so the rename itself survives a power loss.
+inline void commit(const std::filesystem::path& temporary, const std::filesystem::path& target) {
+  std::error_code ec;
+  std::filesystem::rename(temporary, target, ec);
+  if (ec) {
+    remove_quietly(temporary);
+    fail("{}: cannot rename the temporary file '{}' onto it: {}", target.string(), temporary.string(), ec.message());
+  }
+  const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  (void)fsync_path(directory, O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace detail
+
+// Writes `bytes` to `target` atomically (see the top of this file).
+inline void write_file_atomically(const std::filesystem::path& target, std::string_view bytes) {
+  const std::filesystem::path temporary = detail::temporary_path_for(target);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    fail("{}: cannot create the temporary file '{}': {}", target.string(), temporary.string(), detail::errno_text(errno));
+  }
+  auto abandon = [&](std::string_view what, int code) {
+    ::close(fd);
+    detail::remove_quietly(temporary);
+    fail("{}: {} the temporary file '{}': {}", target.string(), what, temporary.string(), detail::errno_text(code));
+  };
+  // ::write may write less than asked (signals, pipes, quotas): loop.
+  while (!bytes.empty()) {
+    const ::ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written >= 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(written));
+    } else if (errno != EINTR) {
+      abandon("cannot write", errno);
+    }
+  }
+  if (::fsync(fd) != 0) abandon("cannot fsync", errno);
+  // close can report a deferred write error (NFS): it must be checked too.
+  if (::close(fd) != 0) {
+    const int code = errno;
+    detail::remove_quietly(temporary);
+    fail("{}: cannot close the temporary file '{}': {}", target.string(), temporary.string(), detail::errno_text(code));
+  }
+  detail::commit(temporary, target);
+}
+
+// Streams into `target` atomically: `write(std::ostream&)` produces the
+// content (without buffering the whole file in memory). If it throws, the
+// temporary file is removed and the exception propagates unchanged.
+template <class Writer>
+  requires std::invocable<Writer&, std::ostream&>
+void write_file_atomically(const std::filesystem::path& target, Writer&& write) {
+  const std::filesystem::path temporary = detail::temporary_path_for(target);
+  {
+    errno = 0;
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out.is_open()) {
+      const int code = errno;
+      fail("{}: cannot create the temporary file '{}': {}", target.string(), temporary.string(),
+           code != 0 ? detail::errno_text(code) : std::string("unknown error"));
+    }
+    try {
+      write(static_cast<std::ostream&>(out));
+    } catch (...) {
+      out.close();
+      detail::remove_quietly(temporary);
+      throw;
+    }
+    errno = 0;
+    out.flush();
+    out.close();  // sets failbit if the final flush fails
+    if (out.fail()) {
+      const int code = errno;
+      detail::remove_quietly(temporary);
+      fail("{}: writing the temporary file '{}' failed: {}", target.string(), temporary.string(),
+           code != 0 ? detail::errno_text(code) : std::string("stream error"));
+    }
+  }
+  if (const int code = detail::fsync_path(temporary, O_RDONLY); code != 0) {
+    detail::remove_quietly(temporary);
+    fail("{}: cannot fsync the temporary file '{}': {}", target.string(), temporary.string(), detail::errno_text(code));
+  }
+  detail::commit(temporary, target);
+}
+
+// Reads a whole file (binary) into a string.
+inline std::string read_file(const std::filesystem::path& source) {
+  std::error_code ec;
+  // An ifstream "opens" a directory on Linux and fails only when reading.
+  require(!std::filesystem::is_directory(source, ec), "{}: cannot open for reading: it is a directory", source.string());
+  errno = 0;
+  std::ifstream in(source, std::ios::binary);
+  if (!in.is_open()) {
+    const int code = errno;
+    fail("{}: cannot open for reading: {}", source.string(),
+         code != 0 ? detail::errno_text(code) : std::string("unknown error"));
+  }
+  std::string bytes;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size > 0) {  // a regular file: read it in one go
+    bytes.resize(static_cast<std::size_t>(size));
+    in.seekg(0, std::ios::beg);
+    in.read(bytes.data(), size);
+    require(in.gcount() == size, "{}: read {} of {} bytes (was the file changed while reading?)", source.string(),
+            static_cast<long long>(in.gcount()), static_cast<long long>(size));
+  } else {  // size unknown (a pipe, /proc): read to the end
+    in.clear();
+    in.seekg(0, std::ios::beg);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  require(!in.bad(), "{}: read error: {}", source.string(), detail::errno_text(errno));
+  return bytes;
+}
+
+}  // namespace slmrec::io

@@ -1,0 +1,98 @@
+#pragma once
+// llama_block: the LLaMA decoder layer, pre-RMSNorm with two residual branches
+//   h = x + attn(rms_norm(x));   y = h + swiglu_mlp(rms_norm(h))
+// Parameter names follow Hugging Face (`input_layernorm`, `self_attn.q_proj`,
+// `post_attention_layernorm`, `mlp.gate_proj`, ...), so a checkpoint loads by name.
+#include <string>
+
+#include <slmrec/backend/concept.hpp>
+#include <slmrec/nn/attention.hpp>
+#include <slmrec/nn/context.hpp>
+#include <slmrec/nn/mlp.hpp>
+#include <slmrec/nn/norm.hpp>
+
+namespace slmrec::nn {
+
+struct llama_block_config {
+  index dim = 128;
+  index heads = 4;
+  index kv_heads = 4;
+  index head_dim = 0;  // 0 = dim / heads
+  index ffn = 344;
+  double norm_eps = 1e-6;
+  rope_config rope{};
+  index max_positions = 512;
+  bool attention_bias = false;
+  bool mlp_bias = false;
+  param_spec weight_init{};
+
+  [[nodiscard]] attention_config attention() const {
+    return {dim, heads, kv_heads, head_dim, attention_bias, true, rope, max_positions, weight_init};
+  }
+};
+
+template <backend::backend BE, class Proj = linear<BE>>
+class llama_block {
+ public:
+  using backend_type = BE;
+  using T = typename BE::scalar;
+  using config_type = llama_block_config;
+
+  llama_block() = default;
+  llama_block(const llama_block_config& cfg, index /*layer_index*/)
+      : input_layernorm(cfg.dim, cfg.norm_eps),
+        self_attn(cfg.attention()),
+        post_attention_layernorm(cfg.dim, cfg.norm_eps),
+        mlp(cfg.dim, cfg.ffn, cfg.mlp_bias, cfg.weight_init),
+        dim_(cfg.dim) {}
+
+  template <class V>
+  void visit(V&& v, const std::string& prefix) {
+    input_layernorm.visit(v, prefix + ".input_layernorm");
+    self_attn.visit(v, prefix + ".self_attn");
+    post_attention_layernorm.visit(v, prefix + ".post_attention_layernorm");
+    mlp.visit(v, prefix + ".mlp");
+  }
+
+  // x, y: [B*T, C]
+  void forward(const T* x, T* y, const context& ctx) {
+    const index n = ctx.rows() * dim_;
+    ensure_size(norm1_, n);
+    ensure_size(branch_, n);
+    ensure_size(mid_, n);
+    ensure_size(norm2_, n);
+    input_layernorm.forward(x, norm1_.data(), ctx.rows());
+    self_attn.forward(norm1_.data(), branch_.data(), ctx);
+    BE::add(x, branch_.data(), mid_.data(), n);
+    post_attention_layernorm.forward(mid_.data(), norm2_.data(), ctx.rows());
+    mlp.forward(norm2_.data(), branch_.data(), ctx.rows());
+    BE::add(mid_.data(), branch_.data(), y, n);
+  }
+
+  // dx += d/dx given dy.
+  void backward(const T* x, const T* dy, T* dx, const context& ctx) {
+    const index rows = ctx.rows(), n = rows * dim_;
+    ensure_size(dmid_, n);
+    ensure_size(dnorm_, n);
+    BE::copy(dy, dmid_.data(), n);  // the residual path
+    BE::fill(dnorm_.data(), n, T(0));
+    mlp.backward(norm2_.data(), dy, dnorm_.data(), rows);
+    post_attention_layernorm.backward(mid_.data(), dnorm_.data(), dmid_.data(), rows);
+    BE::fill(dnorm_.data(), n, T(0));
+    self_attn.backward(norm1_.data(), dmid_.data(), dnorm_.data(), ctx);
+    input_layernorm.backward(x, dnorm_.data(), dx, rows);
+    BE::axpy(T(1), dmid_.data(), dx, n);
+  }
+
+  rms_norm<BE> input_layernorm;
+  self_attention<BE> self_attn;
+  rms_norm<BE> post_attention_layernorm;
+  swiglu_mlp<BE, Proj> mlp;
+
+ private:
+  index dim_ = 0;
+  typename BE::template buffer<T> norm1_, branch_, mid_, norm2_;  // [rows, C] forward cache (branch_ is scratch)
+  typename BE::template buffer<T> dmid_, dnorm_;                  // backward scratch
+};
+
+}  // namespace slmrec::nn

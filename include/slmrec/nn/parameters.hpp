@@ -1,0 +1,124 @@
+#pragma once
+// parameter_store: every parameter of a model in one flat value buffer (and
+// one flat gradient buffer of the same layout). A module lists its parameters
+// through `visit(visitor, prefix)`; the store walks that list twice — once to
+// lay the buffer out, once to hand each layer its pointers — so the list in
+// the layer is the single source of truth.
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <slmrec/backend/concept.hpp>
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/nn/param.hpp>
+
+namespace slmrec::nn {
+
+template <backend::backend BE>
+class parameter_store {
+ public:
+  using T = typename BE::scalar;
+  struct entry {
+    param_spec spec;
+    index offset = 0;
+    index size = 0;
+  };
+
+  parameter_store() = default;
+  parameter_store(const parameter_store&) = delete;  // layers point into the buffers
+  parameter_store& operator=(const parameter_store&) = delete;
+  parameter_store(parameter_store&&) noexcept = default;
+  parameter_store& operator=(parameter_store&&) noexcept = default;
+
+  // Lays out and binds every parameter `module.visit(visitor, prefix)` lists.
+  // With `with_grads` false (a frozen teacher, serving) no gradient memory exists.
+  template <class Module>
+  void attach(Module& module, bool with_grads, const std::string& prefix = "") {
+    entries_.clear();
+    by_name_.clear();
+    index total = 0;
+    module.visit([&](const param_spec& spec, param<T>&) {
+      require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
+      const index size = numel(spec.shape);
+      by_name_.emplace(spec.name, entries_.size());
+      entries_.push_back({spec, total, size});
+      total += (size + 15) / 16 * 16;  // keep every tensor 64-byte aligned
+    }, prefix);
+    values_.assign(std::size_t(total), T(0));
+    with_grads_ = with_grads;
+    grads_.assign(with_grads ? std::size_t(total) : 0, T(0));
+    std::size_t i = 0;
+    module.visit([&](const param_spec& spec, param<T>& slot) {
+      const entry& e = entries_[i++];
+      slot.value = values_.data() + e.offset;
+      slot.grad = with_grads && spec.trainable ? grads_.data() + e.offset : nullptr;
+      slot.size = e.size;
+    }, prefix);
+  }
+
+  // Fills every parameter from its spec's initialiser, in declaration order.
+  void initialize(rng& gen) {
+    std::vector<T> host;
+    for (const entry& e : entries_) {
+      host.assign(std::size_t(e.size), T(0));
+      const param_spec& s = e.spec;
+      switch (s.init) {
+        case init_kind::zeros: break;
+        case init_kind::ones:
+          for (T& x : host) x = T(1);
+          break;
+        case init_kind::normal:
+          for (T& x : host) x = T(s.scale * gen.normal());
+          break;
+        case init_kind::xavier_uniform: {
+          const double fan_out = double(s.shape.front());
+          const double fan_in = s.shape.size() > 1 ? double(e.size) / fan_out : fan_out;
+          const double a = s.scale * std::sqrt(6.0 / (fan_in + fan_out));
+          for (T& x : host) x = T(a * (2.0 * gen.uniform() - 1.0));
+          break;
+        }
+      }
+      BE::upload(host.data(), values_.data() + e.offset, e.size);
+    }
+  }
+
+  void zero_grads() { BE::fill(grads_.data(), index(grads_.size()), T(0)); }
+
+  [[nodiscard]] const std::vector<entry>& entries() const { return entries_; }
+  [[nodiscard]] const entry* find(std::string_view name) const {
+    auto it = by_name_.find(std::string(name));
+    return it == by_name_.end() ? nullptr : &entries_[it->second];
+  }
+  [[nodiscard]] const entry& at(std::string_view name) const {
+    const entry* e = find(name);
+    require(e != nullptr, "no parameter named '{}' in this model", name);
+    return *e;
+  }
+  T* value(const entry& e) { return values_.data() + e.offset; }
+  const T* value(const entry& e) const { return values_.data() + e.offset; }
+  T* grad(const entry& e) { return with_grads_ && e.spec.trainable ? grads_.data() + e.offset : nullptr; }
+  const T* grad(const entry& e) const {
+    return with_grads_ && e.spec.trainable ? grads_.data() + e.offset : nullptr;
+  }
+
+  [[nodiscard]] bool has_grads() const { return with_grads_; }
+  [[nodiscard]] index total_size() const { return index(values_.size()); }  // including alignment padding
+  [[nodiscard]] index count() const {
+    index n = 0;
+    for (const entry& e : entries_) n += e.size;
+    return n;
+  }
+  T* values_data() { return values_.data(); }
+  T* grads_data() { return grads_.data(); }
+
+ private:
+  std::vector<entry> entries_;
+  std::unordered_map<std::string, std::size_t> by_name_;
+  typename BE::template buffer<T> values_, grads_;
+  bool with_grads_ = false;
+};
+
+}  // namespace slmrec::nn
