@@ -1,0 +1,26 @@
+// slmrec — the command-line tool. Each subcommand lives in its own header
+// (cmd_*.hpp) exposing `add_<name>(CLI::App&)`; main only wires them up and
+// turns a slmrec::error into a clean message and exit code 1.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <slmrec/core/error.hpp>
+
+#include "cmd_data_stats.hpp"
+#include "cmd_llama_check.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"slmrec: sequential recommendation with small language models"};
+  app.require_subcommand(1);
+  slmrec::cli::add_llama_check(app);
+  slmrec::cli::add_data_stats(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const slmrec::error& e) {
+    fmt::print(stderr, "slmrec: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

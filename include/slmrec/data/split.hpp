@@ -1,0 +1,64 @@
+#pragma once
+// Leave-one-out split, the protocol of SASRec, BERT4Rec, S3-Rec and SLMRec:
+// per user, the last item is the test target, the second-to-last the
+// validation target, and the rest is training data.
+#include <cstdint>
+#include <slmrec/core/types.hpp>
+#include <slmrec/data/dataset.hpp>
+#include <slmrec/data/stats.hpp>
+#include <vector>
+
+namespace slmrec::data {
+
+// One target per evaluated user.
+struct eval_part {
+  std::vector<std::int32_t> users;                // user index u (user id u + 1)
+  std::vector<std::vector<std::int32_t>> inputs;  // the chronological prefix the model sees
+  std::vector<std::int32_t> targets;              // the item to predict next
+
+  [[nodiscard]] index size() const { return static_cast<index>(users.size()); }
+};
+
+struct split {
+  std::int32_t num_items = 0;
+  // Every user's training sequence, indexed by user: all but the last two
+  // items, or the whole sequence for a user with fewer than 3 items.
+  std::vector<std::vector<std::int32_t>> train;
+  eval_part valid;  // input = train[u], target = second-to-last item
+  eval_part test;   // input = everything before the last item (validation item included), target = last item
+  // Users with fewer than 3 interactions: they cannot give a training item,
+  // a validation target and a test target, so (as SASRec's data_partition)
+  // they are used for training only and excluded from validation and test.
+  index train_only_users = 0;
+  // Occurrences of each item in `train` ([num_items + 1], [0] = 0): the
+  // popularity that popularity-weighted negative sampling draws from.
+  std::vector<std::int64_t> train_item_counts;
+};
+
+[[nodiscard]] inline split leave_one_out(const dataset& d) {
+  validate(d);
+  split s;
+  s.num_items = d.num_items;
+  s.train.resize(d.sequences.size());
+  for (std::size_t u = 0; u < d.sequences.size(); ++u) {
+    const auto& seq = d.sequences[u];
+    const std::size_t n = seq.size();
+    if (n < 3) {
+      s.train[u] = seq;
+      ++s.train_only_users;
+      continue;
+    }
+    s.train[u].assign(seq.begin(), seq.end() - 2);
+    const auto user = static_cast<std::int32_t>(u);
+    s.valid.users.push_back(user);
+    s.valid.inputs.push_back(s.train[u]);
+    s.valid.targets.push_back(seq[n - 2]);
+    s.test.users.push_back(user);
+    s.test.inputs.emplace_back(seq.begin(), seq.end() - 1);
+    s.test.targets.push_back(seq[n - 1]);
+  }
+  s.train_item_counts = item_counts(s.train, s.num_items);
+  return s;
+}
+
+}  // namespace slmrec::data

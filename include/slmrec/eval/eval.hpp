@@ -1,0 +1,175 @@
+#pragma once
+// evaluate(): ranks each evaluated user's target with a model's scores and
+// averages the metrics. Generic over the scorer, so eval/ never sees a model:
+//
+//   auto scorer = [&](const slmrec::data::batch& in, std::span<float> scores) {
+//     // in.items: [in.size, in.length] left-padded item ids (0 = padding),
+//     // in.users: [in.size]; fill scores: [in.size, num_items + 1].
+//   };
+//   auto result = slmrec::eval::evaluate(slmrec::eval::test_view(split, data), scorer, {});
+//   fmt::print("{}\n{}\n", result.protocol, result.metrics.to_string());
+//
+// The score buffer starts as NaN, so a scorer that leaves a row unfilled is
+// reported instead of silently ranking garbage. Also includes every eval header.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/core/types.hpp>
+#include <slmrec/data/batch.hpp>
+#include <slmrec/eval/metrics.hpp>
+#include <slmrec/eval/ranking.hpp>
+#include <slmrec/eval/samplers.hpp>
+#include <slmrec/eval/split_view.hpp>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace slmrec::eval {
+
+enum class protocol {
+  full,     // the target against every item (the honest protocol)
+  sampled,  // the target against num_negatives items the user never interacted with (paper parity)
+};
+
+struct eval_options {
+  protocol ranking = protocol::full;
+  bool exclude_history = true;  // full ranking: the input's items are not candidates (the target always is)
+  index num_negatives = 99;     // sampled ranking: 99 or 999 in the literature
+  sampling negatives = sampling::uniform;
+  std::uint64_t seed = 0;  // negatives (per user, so valid and test share them) and the user subset
+  index batch_size = 128;
+  index max_len = 50;   // the scorer sees the last max_len items of each input
+  index max_users = 0;  // > 0: a seeded random subset of this many users (SASRec evaluates 10,000)
+};
+
+struct eval_result {
+  metric_accumulator metrics;
+  std::string protocol;  // print it next to the numbers: sampled and full numbers are not comparable
+  index users = 0;
+
+  [[nodiscard]] nlohmann::json to_json() const {
+    return {{"protocol", protocol}, {"users", users}, {"metrics", metrics.to_json()}};
+  }
+};
+
+namespace detail {
+
+inline std::string describe(const split_view& view, const eval_options& o, index users) {
+  std::string who = users == view.size() ? fmt::format("{} users", users)
+                                         : fmt::format("a random {} of {} users (seed {})", users, view.size(), o.seed);
+  if (o.ranking == protocol::full)
+    return fmt::format("full ranking: target vs all {} items{}, pessimistic ties, {}", view.num_items,
+                       o.exclude_history ? " except those in the input" : "", who);
+  return fmt::format(
+      "sampled ranking: target vs {} {} negatives the user never interacted with (seed {}), "
+      "pessimistic ties, {}",
+      o.num_negatives, sampling_name(o.negatives), o.seed, who);
+}
+
+// Which of the view's users to evaluate, in view order.
+inline std::vector<std::size_t> chosen_users(index n, const eval_options& o) {
+  std::vector<std::size_t> rows(static_cast<std::size_t>(n));
+  std::iota(rows.begin(), rows.end(), std::size_t{0});
+  if (o.max_users <= 0 || o.max_users >= n) return rows;
+  rng r = rng::derived(o.seed, 0x5EC7'0000'0000ull);  // a stream apart from the per-user negatives
+  const auto keep = static_cast<std::size_t>(o.max_users);
+  for (std::size_t k = 0; k < keep; ++k)
+    std::swap(rows[k], rows[k + static_cast<std::size_t>(r.below(rows.size() - k))]);
+  rows.resize(keep);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+}  // namespace detail
+
+template <class Scorer>
+requires std::invocable<Scorer&, const data::batch&, std::span<float>>
+[[nodiscard]] eval_result evaluate(const split_view& view, Scorer&& scorer, const eval_options& options = {}) {
+  const index n = view.size();
+  require(view.num_items >= 1, "evaluate: num_items = {}, expected >= 1", view.num_items);
+  require(view.inputs.size() == view.users.size() && view.targets.size() == view.users.size(),
+          "evaluate: {} users but {} inputs and {} targets", view.users.size(), view.inputs.size(),
+          view.targets.size());
+  require(options.batch_size > 0, "evaluate: batch_size = {}, expected > 0", options.batch_size);
+  require(options.max_len > 0, "evaluate: max_len = {}, expected > 0", options.max_len);
+  const bool sampled = options.ranking == protocol::sampled;
+  require(!sampled || options.num_negatives > 0, "evaluate: num_negatives = {}, expected > 0", options.num_negatives);
+  require(!sampled || options.negatives == sampling::uniform ||
+              view.item_counts.size() == static_cast<std::size_t>(view.num_items) + 1,
+          "evaluate: popularity sampling needs item counts for {} items (num_items + 1), found {}", view.num_items + 1,
+          view.item_counts.size());
+
+  const negative_sampler sampler = !sampled || options.negatives == sampling::uniform
+                                       ? negative_sampler(view.num_items)
+                                       : negative_sampler(view.num_items, view.item_counts);
+  const std::vector<std::size_t> rows = detail::chosen_users(n, options);
+  const auto width = static_cast<std::size_t>(view.num_items) + 1;
+  const auto length = static_cast<std::size_t>(options.max_len);
+
+  eval_result result;
+  result.users = static_cast<index>(rows.size());
+  result.protocol = detail::describe(view, options, result.users);
+  data::batch in;
+  std::vector<float> scores;
+  std::vector<std::int32_t> seen;  // sampled ranking: the items a user interacted with
+  for (std::size_t begin = 0; begin < rows.size(); begin += static_cast<std::size_t>(options.batch_size)) {
+    const std::size_t count = std::min(rows.size() - begin, static_cast<std::size_t>(options.batch_size));
+    in.size = static_cast<index>(count);
+    in.length = options.max_len;
+    in.items.resize(count * length);
+    in.targets.clear();  // the scorer must not see the answers
+    in.users.resize(count);
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::size_t k = rows[begin + r];
+      in.users[r] = view.users[k];
+      data::left_pad(view.inputs[k], std::span(in.items).subspan(r * length, length));
+    }
+    scores.assign(count * width, std::numeric_limits<float>::quiet_NaN());
+    scorer(std::as_const(in), std::span<float>(scores));
+
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::size_t k = rows[begin + r];
+      const std::int32_t user = view.users[k];
+      const std::span<const float> row = std::span<const float>(scores).subspan(r * width, width);
+      try {
+        require(view.targets[k] >= 1 && view.targets[k] <= view.num_items, "target item {} out of range [1, {}]",
+                view.targets[k], view.num_items);
+        if (!sampled) {
+          result.metrics.add(
+              full_rank(row, view.targets[k],
+                        options.exclude_history ? std::span(view.inputs[k]) : std::span<const std::int32_t>{}));
+          continue;
+        }
+        const auto nan = std::find_if(row.begin() + 1, row.end(), [](float s) { return std::isnan(s); });
+        require(nan == row.end(), "score of item {} is NaN; expected a number for every item", nan - row.begin());
+        seen.clear();
+        if (!view.sequences.empty()) {
+          require(user >= 0 && static_cast<std::size_t>(user) < view.sequences.size(),
+                  "user index out of range [0, {})", view.sequences.size());
+          const auto& all = view.sequences[static_cast<std::size_t>(user)];
+          seen.assign(all.begin(), all.end());
+        } else {
+          seen.assign(view.inputs[k].begin(), view.inputs[k].end());
+        }
+        seen.push_back(view.targets[k]);  // never a negative, whatever the view holds
+        rng r_user = rng::derived(options.seed, static_cast<std::uint64_t>(user));
+        const auto negatives = sampler.sample(options.num_negatives, seen, r_user);
+        result.metrics.add(sampled_rank(row, view.targets[k], negatives));
+      } catch (const error& e) {
+        fail("evaluate: user index {} (row {} of the view): {}", user, k, e.what());
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace slmrec::eval

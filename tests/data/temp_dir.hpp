@@ -1,0 +1,45 @@
+#pragma once
+// A scratch folder under the system temp dir, removed with everything in it
+// when the test ends (also when it fails).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+namespace slmrec::test {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    static int counter = 0;
+    const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ = std::filesystem::temp_directory_path() /
+            fmt::format("slmrec_test_{}_{}_{}", static_cast<long>(::getpid()), counter++, ticks);
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+  // Writes `content` byte for byte (no newline translation) and returns the path.
+  std::filesystem::path write(const std::string& name, std::string_view content) const {
+    const auto file = path_ / name;
+    std::ofstream out(file, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace slmrec::test
