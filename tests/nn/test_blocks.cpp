@@ -71,6 +71,13 @@ TEST_CASE("llama_block: gradients (GQA, RoPE, left padding)", "[nn][gradcheck]")
   check_sequence_module(block, 8, false, 100);
 }
 
+TEST_CASE("llama_block: gradients with residual dropout active", "[nn][gradcheck]") {
+  auto cfg = tiny_llama();
+  cfg.dropout = 0.3;
+  nn::llama_block<be64> block(cfg, 1);
+  check_sequence_module(block, 8, true, 150);
+}
+
 TEST_CASE("sasrec_block: gradients with dropout active", "[nn][gradcheck]") {
   nn::sasrec_block<be64> block(tiny_sasrec(), 0);
   check_sequence_module(block, 8, true, 200);

@@ -1,12 +1,13 @@
 #pragma once
 // backend::eigen_cpu — the CPU backend. A stateless policy type: its static
 // operations are gathered from one kernel group per concern (blas, norms,
-// attention, activations, optimiser), each in its own header under cpu/.
+// attention, activations, losses, optimiser), each in its own header under cpu/.
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/backend/cpu/activations.hpp>
 #include <slmrec/backend/cpu/attention.hpp>
 #include <slmrec/backend/cpu/blas.hpp>
 #include <slmrec/backend/cpu/buffer.hpp>
+#include <slmrec/backend/cpu/loss.hpp>
 #include <slmrec/backend/cpu/norms.hpp>
 #include <slmrec/backend/cpu/optim.hpp>
 
@@ -18,6 +19,7 @@ struct eigen_cpu_t : cpu::blas_kernels<T>,
                      cpu::norm_kernels<T>,
                      cpu::attention_kernels<T>,
                      cpu::activation_kernels<T>,
+                     cpu::loss_kernels<T>,
                      cpu::optim_kernels<T> {
   using scalar = T;
   template <class U>

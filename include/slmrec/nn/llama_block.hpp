@@ -3,11 +3,15 @@
 //   h = x + attn(rms_norm(x));   y = h + swiglu_mlp(rms_norm(h))
 // Parameter names follow Hugging Face (`input_layernorm`, `self_attn.q_proj`,
 // `post_attention_layernorm`, `mlp.gate_proj`, ...), so a checkpoint loads by name.
+// Optional dropout on both branches (off by default, as in LLaMA) regularises
+// models trained from scratch on small recommendation data.
+#include <cstdint>
 #include <string>
 
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/nn/attention.hpp>
 #include <slmrec/nn/context.hpp>
+#include <slmrec/nn/dropout.hpp>
 #include <slmrec/nn/mlp.hpp>
 #include <slmrec/nn/norm.hpp>
 
@@ -24,6 +28,7 @@ struct llama_block_config {
   index max_positions = 512;
   bool attention_bias = false;
   bool mlp_bias = false;
+  double dropout = 0.0;  // on each residual branch (0 in pretrained LLaMA; a regulariser when trained from scratch)
   param_spec weight_init{};
 
   [[nodiscard]] attention_config attention() const {
@@ -39,11 +44,13 @@ class llama_block {
   using config_type = llama_block_config;
 
   llama_block() = default;
-  llama_block(const llama_block_config& cfg, index /*layer_index*/)
+  llama_block(const llama_block_config& cfg, index layer_index)
       : input_layernorm(cfg.dim, cfg.norm_eps),
         self_attn(cfg.attention()),
         post_attention_layernorm(cfg.dim, cfg.norm_eps),
         mlp(cfg.dim, cfg.ffn, cfg.mlp_bias, cfg.weight_init),
+        attn_drop_(cfg.dropout, std::uint64_t(layer_index) * 16 + 1),
+        mlp_drop_(cfg.dropout, std::uint64_t(layer_index) * 16 + 2),
         dim_(cfg.dim) {}
 
   template <class V>
@@ -63,9 +70,11 @@ class llama_block {
     ensure_size(norm2_, n);
     input_layernorm.forward(x, norm1_.data(), ctx.rows());
     self_attn.forward(norm1_.data(), branch_.data(), ctx);
+    attn_drop_.forward(branch_.data(), branch_.data(), n, ctx);
     BE::add(x, branch_.data(), mid_.data(), n);
     post_attention_layernorm.forward(mid_.data(), norm2_.data(), ctx.rows());
     mlp.forward(norm2_.data(), branch_.data(), ctx.rows());
+    mlp_drop_.forward(branch_.data(), branch_.data(), n, ctx);
     BE::add(mid_.data(), branch_.data(), y, n);
   }
 
@@ -74,12 +83,25 @@ class llama_block {
     const index rows = ctx.rows(), n = rows * dim_;
     ensure_size(dmid_, n);
     ensure_size(dnorm_, n);
+    ensure_size(dbranch_, n);
     BE::copy(dy, dmid_.data(), n);  // the residual path
+    const T* dmlp = dy;
+    if (mlp_drop_.active(ctx)) {
+      BE::fill(dbranch_.data(), n, T(0));
+      mlp_drop_.backward(dy, dbranch_.data(), n, ctx);
+      dmlp = dbranch_.data();
+    }
     BE::fill(dnorm_.data(), n, T(0));
-    mlp.backward(norm2_.data(), dy, dnorm_.data(), rows);
+    mlp.backward(norm2_.data(), dmlp, dnorm_.data(), rows);
     post_attention_layernorm.backward(mid_.data(), dnorm_.data(), dmid_.data(), rows);
+    const T* dattn = dmid_.data();
+    if (attn_drop_.active(ctx)) {
+      BE::fill(dbranch_.data(), n, T(0));
+      attn_drop_.backward(dmid_.data(), dbranch_.data(), n, ctx);
+      dattn = dbranch_.data();
+    }
     BE::fill(dnorm_.data(), n, T(0));
-    self_attn.backward(norm1_.data(), dmid_.data(), dnorm_.data(), ctx);
+    self_attn.backward(norm1_.data(), dattn, dnorm_.data(), ctx);
     input_layernorm.backward(x, dnorm_.data(), dx, rows);
     BE::axpy(T(1), dmid_.data(), dx, n);
   }
@@ -90,9 +112,10 @@ class llama_block {
   swiglu_mlp<BE, Proj> mlp;
 
  private:
+  dropout<BE> attn_drop_, mlp_drop_;
   index dim_ = 0;
   typename BE::template buffer<T> norm1_, branch_, mid_, norm2_;  // [rows, C] forward cache (branch_ is scratch)
-  typename BE::template buffer<T> dmid_, dnorm_;                  // backward scratch
+  typename BE::template buffer<T> dmid_, dnorm_, dbranch_;        // backward scratch
 };
 
 }  // namespace slmrec::nn

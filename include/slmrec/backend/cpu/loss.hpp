@@ -1,0 +1,96 @@
+#pragma once
+// Row gathers and scatters, row softmax, and the fused loss kernels of the
+// CPU backend (softmax cross-entropy over the item set, binary cross-entropy
+// on sampled pairs).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/core/types.hpp>
+
+namespace slmrec::backend::cpu {
+
+template <class T>
+struct loss_kernels {
+  // dst[i, :] = src[rows[i], :]
+  static void gather_rows(const T* src, const std::int32_t* rows, T* dst, index n, index dim) {
+    SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
+    for (index i = 0; i < n; ++i) std::copy(src + index(rows[i]) * dim, src + (index(rows[i]) + 1) * dim, dst + i * dim);
+  }
+  // dst[rows[i], :] += src[i, :]  (rows may repeat; serial for that reason)
+  static void scatter_add_rows(const T* src, const std::int32_t* rows, T* dst, index n, index dim) {
+    for (index i = 0; i < n; ++i) {
+      T* d = dst + index(rows[i]) * dim;
+      const T* s = src + i * dim;
+      for (index c = 0; c < dim; ++c) d[c] += s[c];
+    }
+  }
+  // y[i, :] += s[i] * x[i, :]
+  static void scale_rows_add(const T* x, const T* s, T* y, index n, index dim) {
+    SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
+    for (index i = 0; i < n; ++i)
+      for (index c = 0; c < dim; ++c) y[i * dim + c] += s[i] * x[i * dim + c];
+  }
+  // out[i] = <a[i, :], b[i, :]>
+  static void row_dot(const T* a, const T* b, T* out, index n, index dim) {
+    SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      T acc = 0;
+      for (index c = 0; c < dim; ++c) acc += a[i * dim + c] * b[i * dim + c];
+      out[i] = acc;
+    }
+  }
+
+  // In-place softmax of each row of x [n, cols].
+  static void softmax_rows(T* x, index n, index cols) {
+    SLMREC_OMP(parallel for if (n * cols > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      T* row = x + i * cols;
+      const T m = *std::max_element(row, row + cols);
+      T total = 0;
+      for (index c = 0; c < cols; ++c) total += (row[c] = std::exp(row[c] - m));
+      for (index c = 0; c < cols; ++c) row[c] /= total;
+    }
+  }
+
+  // Softmax cross-entropy of rows of logits [n, cols] against targets [n],
+  // column 0 (the padding item) excluded from the softmax. Overwrites the
+  // logits with d(scale * loss)/d logits and returns the unscaled loss sum.
+  static double softmax_xent_rows(T* logits, const std::int32_t* targets, index n, index cols, T scale) {
+    double total = 0.0;
+    SLMREC_OMP(parallel for reduction(+ : total) if (n * cols > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      T* row = logits + i * cols;
+      const index t = targets[i];
+      const T m = *std::max_element(row + 1, row + cols);
+      const T target_logit = row[t];
+      T sum = 0;
+      for (index c = 1; c < cols; ++c) sum += (row[c] = std::exp(row[c] - m));
+      total += std::log(double(sum)) + double(m) - double(target_logit);  // -log p_t
+      const T inv = scale / sum;
+      row[0] = 0;
+      for (index c = 1; c < cols; ++c) row[c] *= inv;
+      row[t] -= scale;
+    }
+    return total;
+  }
+
+  // Binary cross-entropy on logits: label 1 for `pos`, 0 for `neg` ([n] each).
+  // Writes d(scale * loss)/d logit into dpos, dneg and returns the unscaled sum.
+  static double sigmoid_bce_pairs(const T* pos, const T* neg, T* dpos, T* dneg, index n, T scale) {
+    double total = 0.0;
+    for (index i = 0; i < n; ++i) {
+      // -log sigmoid(x) = softplus(-x); -log(1 - sigmoid(x)) = softplus(x), computed stably
+      auto softplus = [](double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); };
+      total += softplus(-double(pos[i])) + softplus(double(neg[i]));
+      const T sp = T(1) / (T(1) + std::exp(-pos[i])), sn = T(1) / (T(1) + std::exp(-neg[i]));
+      dpos[i] = scale * (sp - T(1));
+      dneg[i] = scale * sn;
+    }
+    return total;
+  }
+};
+
+}  // namespace slmrec::backend::cpu

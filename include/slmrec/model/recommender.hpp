@@ -1,0 +1,315 @@
+#pragma once
+// recommender<Backend, Arch, Depth>: item ids -> item table (-> projection)
+// (+ learned positions for SASRec) -> a stack of Arch's blocks -> final norm
+// -> a head that scores every item. The architecture and the depth are types,
+// so `recommender<eigen_cpu, arch::llama, depth<8>>` is a teacher the compiler
+// sees whole; `depth<dynamic>` reads the depth from the config.
+//
+// The model owns its parameters (one flat buffer) and every activation
+// buffer, so it is neither copied nor moved: hold it by value or unique_ptr.
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <slmrec/backend/concept.hpp>
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/model/arch.hpp>
+#include <slmrec/model/recommender_config.hpp>
+#include <slmrec/model/sequence_input.hpp>
+#include <slmrec/nn/context.hpp>
+#include <slmrec/nn/embedding.hpp>
+#include <slmrec/nn/linear.hpp>
+#include <slmrec/nn/parameters.hpp>
+#include <slmrec/nn/softmax_loss.hpp>
+#include <slmrec/nn/stack.hpp>
+
+namespace slmrec::model {
+
+template <backend::backend BE, class Arch, class Depth = depth<dynamic>>
+class recommender {
+ public:
+  using backend_type = BE;
+  using arch_type = Arch;
+  using T = typename BE::scalar;
+  using block_type = typename Arch::template block<BE>;
+  using stack_type = nn::stack<block_type, Depth>;
+
+  // `with_grads` false builds an inference-only model (a frozen teacher, serving).
+  explicit recommender(const recommender_config& cfg, bool with_grads = true)
+      : cfg_(checked(cfg)),
+        items_(cfg.num_items + 1, cfg.resolved_item_dim(), Arch::embedding_init(cfg)),
+        stack_(make_stack(cfg)),
+        final_norm_(cfg.dim, cfg.resolved_norm_eps()),
+        emb_drop_(cfg.dropout, 0xE3B0) {
+    if (cfg.resolved_item_dim() != cfg.dim) input_proj_ = nn::linear<BE>(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
+    if (Arch::learned_positions) positions_ = nn::embedding<BE>(cfg.max_len, cfg.dim, Arch::embedding_init(cfg));
+    if (cfg.head == "classifier") classifier_ = nn::linear<BE>(cfg.dim, cfg.num_items + 1, false, weight_init());
+    if (cfg.head == "projected") output_proj_ = nn::linear<BE>(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
+    items_.set_frozen(cfg.freeze_items);
+    params_.attach(*this, with_grads);
+  }
+  recommender(const recommender&) = delete;
+  recommender& operator=(const recommender&) = delete;
+
+  template <class V>
+  void visit(V&& v, const std::string& prefix) {
+    items_.visit(v, prefix + "item_embedding");
+    if (has(input_proj_)) input_proj_.visit(v, prefix + "input_proj");
+    if (Arch::learned_positions) positions_.visit(v, prefix + "position_embedding");
+    stack_.visit(v, prefix + "model.layers");
+    final_norm_.visit(v, prefix + "model.norm");
+    if (has(classifier_)) classifier_.visit(v, prefix + "classifier");
+    if (has(output_proj_)) output_proj_.visit(v, prefix + "output_proj");
+  }
+
+  // Fresh random weights (the padding rows of the tables stay zero).
+  void initialize(std::uint64_t seed) {
+    rng gen(seed);
+    params_.initialize(gen);
+    BE::fill(items_.weight.value, items_.dim(), T(0));
+  }
+
+  // ---- forward / backward of the sequence encoder ----------------------------------------
+
+  // items: [rows, columns] left-padded ids. Returns the final hidden states
+  // [batch * length, dim] of the trimmed batch (see input()).
+  const T* encode(std::span<const std::int32_t> items, index rows, index columns, bool training, std::uint64_t seed) {
+    in_.assign(items, rows, columns, cfg_.max_len, cfg_.num_items);
+    const index n = in_.rows(), d = cfg_.dim, di = cfg_.resolved_item_dim();
+    upload_ints(in_.items, ids_dev_);
+    upload_ints(in_.mask, mask_dev_);
+    upload_ints(in_.positions, pos_dev_);
+    ctx_ = {in_.batch, in_.length, pos_dev_.data(), mask_dev_.data(), training, seed};
+    nn::ensure_size(item_rows_, n * di);
+    nn::ensure_size(x_, n * d);
+    items_.forward(ids_dev_.data(), item_rows_.data(), n);
+    if (has(input_proj_)) {
+      input_proj_.forward(item_rows_.data(), x_.data(), n);
+    } else {
+      BE::copy(item_rows_.data(), x_.data(), n * d);
+    }
+    if (Arch::learned_positions) {
+      BE::scale(x_.data(), n * d, T(Arch::embedding_scale(cfg_)));
+      nn::ensure_size(pos_rows_, n * d);
+      BE::gather_rows(positions_.weight.value, pos_dev_.data(), pos_rows_.data(), n, d);
+      BE::axpy(T(1), pos_rows_.data(), x_.data(), n * d);
+    }
+    emb_drop_.forward(x_.data(), x_.data(), n * d, ctx_);
+    const T* h = stack_.forward(x_.data(), ctx_);
+    nn::ensure_size(hidden_, n * d);
+    final_norm_.forward(h, hidden_.data(), n);
+    stack_out_ = h;
+    return hidden_.data();
+  }
+
+  // Backward from d loss / d hidden [rows, dim] (as encode returned) to every parameter.
+  // `extra` adds gradients at block outputs (distillation).
+  void backward_encoder(const T* dhidden, std::span<const T* const> extra = {}) {
+    const index n = in_.rows(), d = cfg_.dim;
+    nn::ensure_size(dstack_, n * d);
+    nn::ensure_size(dx_, n * d);
+    BE::fill(dstack_.data(), n * d, T(0));
+    BE::fill(dx_.data(), n * d, T(0));
+    final_norm_.backward(stack_out_, dhidden, dstack_.data(), n);
+    stack_.backward(dstack_.data(), dx_.data(), ctx_, extra);
+    nn::ensure_size(dx_drop_, n * d);
+    BE::fill(dx_drop_.data(), n * d, T(0));
+    emb_drop_.backward(dx_.data(), dx_drop_.data(), n * d, ctx_);
+    T* dx = dx_drop_.data();
+    if (Arch::learned_positions) {
+      if (positions_.weight.grad) BE::scatter_add_rows(dx, pos_dev_.data(), positions_.weight.grad, n, d);
+      BE::scale(dx, n * d, T(Arch::embedding_scale(cfg_)));
+    }
+    if (!items_.weight.grad && !has(input_proj_)) return;
+    if (has(input_proj_)) {
+      const index di = cfg_.resolved_item_dim();
+      nn::ensure_size(ditem_, n * di);
+      BE::fill(ditem_.data(), n * di, T(0));
+      input_proj_.backward(item_rows_.data(), dx, items_.weight.grad ? ditem_.data() : nullptr, n);
+      items_.backward(ids_dev_.data(), ditem_.data(), n);
+    } else {
+      items_.backward(ids_dev_.data(), dx, n);
+    }
+  }
+
+  // ---- the head: scores and losses -----------------------------------------------------
+
+  // Cross-entropy over all items at the rows of the last encode() whose
+  // target (one per trimmed cell, [batch * length]) is not 0; mean over those
+  // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
+  double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {}) {
+    select_rows(targets);
+    const index m = index(sel_rows_.size()), d = cfg_.dim;
+    nn::ensure_size(dhidden_, in_.rows() * d);
+    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
+    double loss = 0.0;
+    if (m > 0) {
+      nn::ensure_size(sel_h_, m * d);
+      nn::ensure_size(dsel_h_, m * d);
+      BE::fill(dsel_h_.data(), m * d, T(0));
+      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
+      loss = head_cross_entropy(sel_h_.data(), dsel_h_.data(), m, 1.0 / double(m)) / double(m);
+      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
+    }
+    backward_encoder(dhidden_.data(), extra);
+    return loss;
+  }
+
+  // SASRec's objective: binary cross-entropy of each target against one
+  // negative (`negatives`, same layout as targets). Tied head only.
+  double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives) {
+    require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
+    select_rows(targets);
+    const index m = index(sel_rows_.size()), d = cfg_.dim;
+    std::vector<std::int32_t> neg(sel_rows_.size());
+    for (std::size_t i = 0; i < sel_rows_.size(); ++i) neg[i] = negatives[std::size_t(sel_rows_[i])];
+    upload_ints(neg, neg_dev_);
+    nn::ensure_size(dhidden_, in_.rows() * d);
+    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
+    double loss = 0.0;
+    if (m > 0) {
+      nn::ensure_size(sel_h_, m * d);
+      nn::ensure_size(dsel_h_, m * d);
+      BE::fill(dsel_h_.data(), m * d, T(0));
+      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
+      loss = bce_.forward_backward(sel_h_.data(), items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, d,
+                                   dsel_h_.data(), items_.weight.grad, 1.0 / double(m)) /
+             double(m);
+      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
+    }
+    backward_encoder(dhidden_.data());
+    return loss;
+  }
+
+  // Scores of every item (column 0 = padding) for the last position of each
+  // row: out [rows, num_items + 1] on the host.
+  void score_last(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
+    const index v = cfg_.num_items + 1, d = cfg_.dim;
+    require(index(out.size()) == rows * v, "score_last: output holds {} values, expected {} x {}", out.size(), rows, v);
+    const T* h = encode(items, rows, columns, false, 0);
+    std::vector<std::int32_t> last(static_cast<std::size_t>(rows));
+    for (index r = 0; r < rows; ++r) last[std::size_t(r)] = std::int32_t(r * in_.length + in_.length - 1);
+    upload_ints(last, sel_dev_);
+    nn::ensure_size(sel_h_, rows * d);
+    BE::gather_rows(h, sel_dev_.data(), sel_h_.data(), rows, d);
+    nn::ensure_size(scores_, rows * v);
+    const T* w = items_.weight.value;
+    const T* q = sel_h_.data();
+    index k = d;
+    if (has(classifier_)) {
+      w = classifier_.weight.value;
+    } else if (has(output_proj_)) {
+      k = cfg_.resolved_item_dim();
+      nn::ensure_size(proj_, rows * k);
+      output_proj_.forward(sel_h_.data(), proj_.data(), rows);
+      q = proj_.data();
+    }
+    BE::gemm(false, true, rows, v, k, T(1), q, k, w, k, T(0), scores_.data(), v);
+    if constexpr (std::is_same_v<T, float>) {
+      BE::download(scores_.data(), out.data(), rows * v);
+    } else {
+      std::vector<T> host(static_cast<std::size_t>(rows * v));
+      BE::download(scores_.data(), host.data(), rows * v);
+      for (std::size_t i = 0; i < host.size(); ++i) out[i] = float(host[i]);
+    }
+  }
+
+  // ---- access ---------------------------------------------------------------------------
+
+  [[nodiscard]] const recommender_config& config() const { return cfg_; }
+  nn::parameter_store<BE>& parameters() { return params_; }
+  const nn::parameter_store<BE>& parameters() const { return params_; }
+  stack_type& layers() { return stack_; }
+  nn::embedding<BE>& item_table() { return items_; }
+  [[nodiscard]] const sequence_input& input() const { return in_; }
+  [[nodiscard]] const nn::context& context() const { return ctx_; }
+  [[nodiscard]] index depth() const { return stack_.depth(); }
+
+ private:
+  static const recommender_config& checked(const recommender_config& cfg) {
+    cfg.validate();
+    require(cfg.arch == Arch::name, "model config says arch '{}', but this model type is '{}'", cfg.arch, Arch::name);
+    require(Depth::is_dynamic || cfg.layers == Depth::value, "model config says {} layers, this model type has {}",
+            cfg.layers, Depth::value);
+    return cfg;
+  }
+  static stack_type make_stack(const recommender_config& cfg) {
+    if constexpr (Depth::is_dynamic) {
+      return stack_type(Arch::template block_config<BE>(cfg), cfg.layers);
+    } else {
+      return stack_type(Arch::template block_config<BE>(cfg));
+    }
+  }
+  [[nodiscard]] nn::param_spec weight_init() const { return Arch::weight_init(cfg_); }
+  static bool has(const nn::linear<BE>& l) { return l.out_features() > 0; }
+
+  template <class Buffer>
+  static void upload_ints(const std::vector<std::int32_t>& host, Buffer& dev) {
+    nn::ensure_size(dev, index(host.size()));
+    BE::upload(host.data(), dev.data(), index(host.size()));
+  }
+
+  void select_rows(std::span<const std::int32_t> targets) {
+    require(index(targets.size()) == in_.rows(), "loss: {} targets for a trimmed batch of {} cells", targets.size(),
+            in_.rows());
+    sel_rows_.clear();
+    sel_targets_.clear();
+    for (index r = 0; r < in_.rows(); ++r) {
+      const auto t = targets[std::size_t(r)];
+      if (t == 0) continue;
+      require(t > 0 && t <= cfg_.num_items, "loss: target item {} outside 1..{}", t, cfg_.num_items);
+      sel_rows_.push_back(std::int32_t(r));
+      sel_targets_.push_back(t);
+    }
+    upload_ints(sel_rows_, sel_dev_);
+    upload_ints(sel_targets_, tgt_dev_);
+  }
+
+  // Cross-entropy of the m selected rows h against every item; adds into dh
+  // and the head's parameter gradients. Returns the summed loss.
+  double head_cross_entropy(const T* h, T* dh, index m, double scale) {
+    const index v = cfg_.num_items + 1, d = cfg_.dim;
+    if (has(classifier_))
+      return ce_.forward_backward(h, classifier_.weight.value, nullptr, tgt_dev_.data(), m, v, d, dh,
+                                  classifier_.weight.grad, nullptr, scale);
+    if (!has(output_proj_))
+      return ce_.forward_backward(h, items_.weight.value, nullptr, tgt_dev_.data(), m, v, d, dh, items_.weight.grad,
+                                  nullptr, scale);
+    const index di = cfg_.resolved_item_dim();
+    nn::ensure_size(proj_, m * di);
+    nn::ensure_size(dproj_, m * di);
+    BE::fill(dproj_.data(), m * di, T(0));
+    output_proj_.forward(h, proj_.data(), m);
+    const double loss = ce_.forward_backward(proj_.data(), items_.weight.value, nullptr, tgt_dev_.data(), m, v, di,
+                                             dproj_.data(), items_.weight.grad, nullptr, scale);
+    output_proj_.backward(h, dproj_.data(), dh, m);
+    return loss;
+  }
+
+  recommender_config cfg_;
+  nn::embedding<BE> items_;
+  nn::linear<BE> input_proj_;
+  nn::embedding<BE> positions_;
+  stack_type stack_;
+  typename Arch::template final_norm<BE> final_norm_;
+  nn::linear<BE> classifier_, output_proj_;
+  nn::dropout<BE> emb_drop_;
+  nn::parameter_store<BE> params_;
+  nn::full_softmax_loss<BE> ce_;
+  nn::sampled_bce_loss<BE> bce_;
+
+  sequence_input in_;
+  nn::context ctx_{};
+  const T* stack_out_ = nullptr;
+  std::vector<std::int32_t> sel_rows_, sel_targets_;
+  typename BE::template buffer<std::int32_t> ids_dev_, mask_dev_, pos_dev_, sel_dev_, tgt_dev_, neg_dev_;
+  typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                      // forward
+  typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_, dhidden_, sel_h_, dsel_h_;  // backward
+  typename BE::template buffer<T> proj_, dproj_, scores_;
+};
+
+}  // namespace slmrec::model

@@ -1,0 +1,139 @@
+// The recommender: gradients of the whole model (embeddings, stack, head,
+// loss) by central differences, for each arch and head, and the trimming of
+// all-padding columns.
+#include <catch2/catch.hpp>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/model/recommender.hpp>
+
+#include "../nn/gradcheck.hpp"
+
+namespace slmrec {
+
+namespace {
+using be64 = backend::eigen_cpu_f64;
+
+// Three users over 9 items, left-padded to 6 columns; the first column is
+// padding everywhere, so the model trims it.
+const std::vector<std::int32_t> items{0, 0, 0, 3, 5, 2,  //
+                                      0, 1, 4, 4, 7, 9,  //
+                                      0, 0, 0, 0, 6, 8};
+const std::vector<std::int32_t> targets{0, 0, 0, 5, 2, 7,  //
+                                        0, 4, 4, 7, 9, 1,  //
+                                        0, 0, 0, 0, 8, 3};
+
+std::vector<std::int32_t> trimmed(const std::vector<std::int32_t>& full, index first) {
+  std::vector<std::int32_t> out;
+  for (index r = 0; r < 3; ++r)
+    for (index c = first; c < 6; ++c) out.push_back(full[std::size_t(r * 6 + c)]);
+  return out;
+}
+
+template <class Model>
+void check_model_gradients(Model& m, bool bce) {
+  auto& ps = m.parameters();
+  rng gen(5);
+  for (const auto& e : ps.entries()) {
+    double* v = ps.value(e);
+    const bool is_norm = e.spec.name.find("norm") != std::string::npos && e.spec.name.ends_with("weight");
+    for (index i = 0; i < e.size; ++i) v[i] = (is_norm ? 1.0 : 0.0) + 0.3 * gen.normal();
+  }
+  const std::vector<std::int32_t> negatives(items.size(), 6);
+  // L(params) = the model's own mean loss; a numerical derivative of it per parameter.
+  auto loss = [&] {
+    m.encode(items, 3, 6, true, 11);
+    const auto t = trimmed(targets, m.input().first_column);
+    return bce ? m.train_sampled_bce(t, trimmed(negatives, m.input().first_column)) : m.train_cross_entropy(t);
+  };
+  ps.zero_grads();
+  loss();
+  REQUIRE(m.input().length == 5);
+  std::vector<double> analytic(ps.grads_data(), ps.grads_data() + ps.total_size());
+  rng pick(3);
+  for (const auto& e : ps.entries()) {
+    if (!e.spec.trainable) continue;
+    std::vector<double> a, b;
+    for (int k = 0; k < 12; ++k) {
+      const index i = index(pick.below(std::uint64_t(e.size)));
+      double* w = ps.value(e) + i;
+      const double saved = *w, h = 1e-6;
+      *w = saved + h;
+      const double plus = loss();
+      *w = saved - h;
+      const double minus = loss();
+      *w = saved;
+      a.push_back(analytic[std::size_t(e.offset + i)]);
+      b.push_back((plus - minus) / (2 * h));
+    }
+    double scale = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) scale += a[i] * a[i] + b[i] * b[i];
+    const double err = std::sqrt(scale) < 1e-8 ? std::sqrt(scale) : test::relative_error(a, b);
+    INFO(e.spec.name << ": " << err);
+    CHECK(err < 1e-6);
+  }
+}
+
+model::recommender_config small(const std::string& arch, const std::string& head) {
+  model::recommender_config c;
+  c.arch = arch;
+  c.num_items = 9;
+  c.dim = 8;
+  c.heads = 2;
+  c.layers = 2;
+  c.max_len = 6;
+  c.dropout = 0.2;
+  c.head = head;
+  if (head == "projected") c.item_dim = 6;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("recommender sasrec: gradients of the whole model with cross-entropy and BCE", "[model][gradcheck]") {
+  model::recommender<be64, arch::sasrec> m(small("sasrec", "tied"));
+  check_model_gradients(m, false);
+  check_model_gradients(m, true);
+}
+
+TEST_CASE("recommender llama: gradients for every head", "[model][gradcheck]") {
+  for (const char* head : {"tied", "classifier", "projected"}) {
+    INFO(head);
+    model::recommender<be64, arch::llama, depth<2>> m(small("llama", head));
+    check_model_gradients(m, false);
+  }
+}
+
+TEST_CASE("recommender: a frozen item table gets no gradient, and configs are checked", "[model]") {
+  auto cfg = small("llama", "projected");
+  cfg.freeze_items = true;
+  model::recommender<be64, arch::llama> m(cfg);
+  CHECK(m.parameters().grad(m.parameters().at("item_embedding.weight")) == nullptr);
+  check_model_gradients(m, false);
+  REQUIRE_THROWS_WITH((model::recommender<be64, arch::llama, depth<4>>(small("llama", "tied"))),
+                      Catch::Contains("this model type has 4"));
+  REQUIRE_THROWS_WITH((model::recommender<be64, arch::sasrec>(small("llama", "tied"))),
+                      Catch::Contains("this model type is 'sasrec'"));
+  auto bad = small("llama", "tied");
+  bad.item_dim = 4;
+  REQUIRE_THROWS_WITH((model::recommender<be64, arch::llama>(bad)), Catch::Contains("use the projected head"));
+}
+
+TEST_CASE("recommender: trimming padding columns changes nothing", "[model]") {
+  auto cfg = small("sasrec", "tied");
+  cfg.max_len = 8;
+  model::recommender<be64, arch::sasrec> m(cfg);
+  m.initialize(1);
+  std::vector<std::int32_t> padded;  // the same rows with two more padding columns
+  for (index r = 0; r < 3; ++r) {
+    padded.push_back(0);
+    padded.push_back(0);
+    for (index c = 0; c < 6; ++c) padded.push_back(items[std::size_t(r * 6 + c)]);
+  }
+  std::vector<float> a(3 * 10), b(3 * 10);
+  m.score_last(items, 3, 6, a);
+  m.score_last(padded, 3, 8, b);
+  CHECK(m.input().length == 5);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-12));
+  REQUIRE_THROWS_WITH(m.score_last(std::vector<std::int32_t>(3 * 6, 10), 3, 6, a), Catch::Contains("item id 10"));
+}
+
+}  // namespace slmrec
