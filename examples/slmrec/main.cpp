@@ -7,13 +7,17 @@
 #include <slmrec/core/error.hpp>
 
 #include "cmd_data_stats.hpp"
+#include "cmd_eval.hpp"
 #include "cmd_llama_check.hpp"
+#include "cmd_train.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"slmrec: sequential recommendation with small language models"};
   app.require_subcommand(1);
   slmrec::cli::add_llama_check(app);
   slmrec::cli::add_data_stats(app);
+  slmrec::cli::add_train(app);
+  slmrec::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

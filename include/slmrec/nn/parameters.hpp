@@ -20,6 +20,7 @@ namespace slmrec::nn {
 template <backend::backend BE>
 class parameter_store {
  public:
+  using backend_type = BE;
   using T = typename BE::scalar;
   struct entry {
     param_spec spec;

@@ -1,0 +1,76 @@
+#pragma once
+// `slmrec eval --checkpoint DIR --data FILE --protocol full|sampled
+//   [--negatives 99|999] [--sampler uniform|popularity] [--split valid|test] --json`
+// The last line (with --json) is one JSON object: the metrics ("HR@10",
+// "NDCG@10", "MRR", ...) plus "protocol", "split" and "users".
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <memory>
+#include <string>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/eval/eval.hpp>
+#include <slmrec/model/factory.hpp>
+
+#include "cmd_common.hpp"
+
+namespace slmrec::cli {
+
+inline void add_eval(CLI::App& app) {
+  struct options {
+    data_options data;
+    std::string checkpoint, protocol = "full", sampler = "uniform", split = "test";
+    index negatives = 99, batch = 256, max_users = 0;
+    std::uint64_t seed = 0;
+    bool keep_history = false, json = false;
+  };
+  auto o = std::make_shared<options>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint under a ranking protocol");
+  cmd->add_option("--checkpoint", o->checkpoint, "checkpoint directory")->required();
+  o->data.add(cmd);
+  cmd->add_option("--protocol", o->protocol, "full (all items) | sampled (target + negatives)")->capture_default_str();
+  cmd->add_option("--negatives", o->negatives, "sampled: number of negatives")->capture_default_str();
+  cmd->add_option("--sampler", o->sampler, "sampled: uniform | popularity")->capture_default_str();
+  cmd->add_option("--split", o->split, "valid | test")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of the negative sample")->capture_default_str();
+  cmd->add_option("--max-users", o->max_users, "evaluate a seeded random subset (0 = all)")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "users per scoring batch")->capture_default_str();
+  cmd->add_flag("--keep-history", o->keep_history, "full ranking: keep the user's own items as candidates");
+  cmd->add_flag("--json", o->json, "print the result as one JSON object on the last line");
+  cmd->callback([o] {
+    require(o->protocol == "full" || o->protocol == "sampled", "--protocol '{}' is not one of full, sampled",
+            o->protocol);
+    require(o->sampler == "uniform" || o->sampler == "popularity", "--sampler '{}' is not one of uniform, popularity",
+            o->sampler);
+    require(o->split == "valid" || o->split == "test", "--split '{}' is not one of valid, test", o->split);
+    const auto ds = o->data.load();
+    const auto split = data::leave_one_out(ds);
+    model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
+      require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}",
+              o->data.file, ds.num_items, m.config().num_items);
+      eval::eval_options eo;
+      eo.ranking = o->protocol == "full" ? eval::protocol::full : eval::protocol::sampled;
+      eo.exclude_history = !o->keep_history;
+      eo.num_negatives = o->negatives;
+      eo.negatives = o->sampler == "uniform" ? eval::sampling::uniform : eval::sampling::popularity;
+      eo.seed = o->seed;
+      eo.batch_size = o->batch;
+      eo.max_len = m.config().max_len;
+      eo.max_users = o->max_users;
+      auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
+      const auto view = o->split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
+      const auto r = eval::evaluate(view, scorer, eo);
+      fmt::print("{} split, {} users, {}\n{}\n", o->split, r.users, r.protocol, r.metrics.to_string());
+      if (o->json) {
+        nlohmann::json j = r.metrics.to_json();
+        j["protocol"] = r.protocol;
+        j["split"] = o->split;
+        j["users"] = r.users;
+        fmt::print("{}\n", j.dump());
+      }
+    });
+  });
+}
+
+}  // namespace slmrec::cli

@@ -1,0 +1,51 @@
+#pragma once
+// From a run-time config (command line, checkpoint) to a compile-time model
+// type: the architecture string picks recommender<BE, arch::X, depth<dynamic>>
+// and hands it to a callable, so tools are written once for every arch.
+#include <filesystem>
+#include <memory>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/model/arch.hpp>
+#include <slmrec/model/recommender.hpp>
+#include <slmrec/train/checkpoint.hpp>
+
+namespace slmrec::model {
+
+template <backend::backend BE, class F>
+decltype(auto) with_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
+  if (cfg.arch == "sasrec") {
+    auto m = std::make_unique<recommender<BE, arch::sasrec>>(cfg, with_grads);
+    return std::forward<F>(f)(*m);
+  }
+  if (cfg.arch == "llama") {
+    auto m = std::make_unique<recommender<BE, arch::llama>>(cfg, with_grads);
+    return std::forward<F>(f)(*m);
+  }
+  fail("unknown arch '{}' (expected sasrec or llama)", cfg.arch);
+}
+
+inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
+  const auto j = train::read_checkpoint_config(dir);
+  require(j.contains("model"), "{}: config.json has no 'model' section", (dir / "config.json").string());
+  try {
+    return j.at("model").get<recommender_config>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad model config: {}", (dir / "config.json").string(), e.what());
+  }
+}
+
+// Loads a checkpoint's best weights into a fresh inference model and calls f(model).
+template <backend::backend BE, class F>
+decltype(auto) with_checkpoint(const std::filesystem::path& dir, F&& f) {
+  const auto cfg = checkpoint_model_config(dir);
+  return with_recommender<BE>(cfg, false, [&](auto& m) -> decltype(auto) {
+    train::load_model_weights(dir, m.parameters());
+    return f(m);
+  });
+}
+
+}  // namespace slmrec::model

@@ -1,0 +1,86 @@
+#pragma once
+// Objectives the trainer optimises. The trainer knows only this interface; it
+// never knows whether a step is plain next-item prediction or distillation.
+#include <concepts>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/hash.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/data/batch.hpp>
+
+namespace slmrec::train {
+
+// o.train_step(batch, seed): forward and backward of one batch, gradients
+// added into o.parameters(); returns the batch's mean loss.
+// o.score(batch, scores): scores [batch.size, items + 1] of the next item for
+// validation. o.config_json(): what a checkpoint's config.json records.
+template <class O>
+concept objective = requires(O& o, const data::batch& b, std::uint64_t seed, std::span<float> scores) {
+  { o.train_step(b, seed) } -> std::convertible_to<double>;
+  o.score(b, scores);
+  o.parameters();
+  { o.max_len() } -> std::convertible_to<index>;
+  { o.config_json() } -> std::convertible_to<nlohmann::json>;
+};
+
+enum class loss_kind { cross_entropy, sampled_bce };
+
+// Next-item prediction for one recommender: softmax cross-entropy over all
+// items, or SASRec's binary cross-entropy with one uniform negative per
+// target (never an item of that row nor the target itself).
+template <class Model>
+class next_item_objective {
+ public:
+  next_item_objective(Model& model, loss_kind loss) : model_(model), loss_(loss) {}
+
+  double train_step(const data::batch& b, std::uint64_t seed) {
+    model_.encode(b.items, b.size, b.length, true, seed);
+    const auto& in = model_.input();
+    targets_.resize(std::size_t(in.rows()));
+    for (index r = 0; r < in.batch; ++r)
+      for (index t = 0; t < in.length; ++t)
+        targets_[std::size_t(r * in.length + t)] = b.target(r, in.first_column + t);
+    if (loss_ == loss_kind::cross_entropy) return model_.train_cross_entropy(targets_);
+    sample_negatives(in.batch, in.length, mix64(seed ^ 0xBCEull));
+    return model_.train_sampled_bce(targets_, negatives_);
+  }
+
+  void score(const data::batch& b, std::span<float> scores) { model_.score_last(b.items, b.size, b.length, scores); }
+  auto& parameters() { return model_.parameters(); }
+  [[nodiscard]] index max_len() const { return model_.config().max_len; }
+  [[nodiscard]] nlohmann::json config_json() const { return {{"model", model_.config()}}; }
+  Model& model() { return model_; }
+
+ private:
+  void sample_negatives(index rows, index length, std::uint64_t seed) {
+    const auto& items = model_.input().items;
+    const auto num_items = std::uint64_t(model_.config().num_items);
+    rng gen(seed);
+    negatives_.assign(targets_.size(), 0);
+    for (index r = 0; r < rows; ++r) {
+      const auto row = std::span(items).subspan(std::size_t(r * length), std::size_t(length));
+      for (index t = 0; t < length; ++t) {
+        const auto cell = std::size_t(r * length + t);
+        if (targets_[cell] == 0) continue;
+        require(num_items > std::uint64_t(length) + 1, "sampled BCE: too few items ({}) to draw negatives", num_items);
+        std::int32_t neg = 0;
+        do {
+          neg = std::int32_t(1 + gen.below(num_items));
+        } while (neg == targets_[cell] || std::find(row.begin(), row.end(), neg) != row.end());
+        negatives_[cell] = neg;
+      }
+    }
+  }
+
+  Model& model_;
+  loss_kind loss_;
+  std::vector<std::int32_t> targets_, negatives_;
+};
+
+}  // namespace slmrec::train

@@ -1,0 +1,186 @@
+#pragma once
+// The training loop, generic over an objective: AdamW with warm-up and
+// cosine decay, clipping, validation every epoch (full ranking, history
+// excluded), early stopping with patience on one metric, best weights kept,
+// a checkpoint after every epoch, and resumption that reproduces an
+// uninterrupted run exactly. A non-finite loss or gradient stops the run with
+// an error naming the step; the checkpoint of the last good epoch stays.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/hash.hpp>
+#include <slmrec/data/batch.hpp>
+#include <slmrec/data/split.hpp>
+#include <slmrec/eval/eval.hpp>
+#include <slmrec/train/adamw.hpp>
+#include <slmrec/train/checkpoint.hpp>
+#include <slmrec/train/clip.hpp>
+#include <slmrec/train/objective.hpp>
+#include <slmrec/train/schedule.hpp>
+
+namespace slmrec::train {
+
+struct train_config {
+  index epochs = 200;
+  index batch_size = 128;
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999;
+  double clip = 1.0;             // global gradient norm; 0 = off
+  index warmup_steps = 0;
+  std::string schedule = "cosine";  // cosine | constant
+  double min_lr_ratio = 0.0;
+  index patience = 10;          // epochs without a better validation metric before stopping
+  std::string metric = "NDCG@10";
+  std::string targets = "all";  // next-item targets at every position | only the last ("last")
+  std::uint64_t seed = 0;
+  index eval_batch = 256;
+  bool exclude_history = true;  // validation ranking excludes the input's items
+  int verbosity = 1;            // 0 quiet, 1 a line per epoch (+ a progress bar on a terminal)
+};
+
+inline nlohmann::json to_json(const train_config& c) {
+  return {{"epochs", c.epochs},         {"batch_size", c.batch_size}, {"lr", c.lr},
+          {"weight_decay", c.weight_decay}, {"beta1", c.beta1},       {"beta2", c.beta2},
+          {"clip", c.clip},             {"warmup_steps", c.warmup_steps}, {"schedule", c.schedule},
+          {"min_lr_ratio", c.min_lr_ratio}, {"patience", c.patience}, {"metric", c.metric},
+          {"targets", c.targets},       {"seed", c.seed},             {"exclude_history", c.exclude_history}};
+}
+
+struct fit_result {
+  train_state state;
+  double seconds = 0.0;          // wall time of this call
+  double seconds_to_best = 0.0;  // from the start of training to the end of the best epoch (across resumes)
+};
+
+template <objective Objective>
+fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds, const train_config& cfg,
+               const std::filesystem::path& out, bool resume = false) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  require(cfg.metric == "MRR" || cfg.metric.starts_with("HR@") || cfg.metric.starts_with("NDCG@"),
+          "unknown validation metric '{}'", cfg.metric);
+  require(cfg.targets == "all" || cfg.targets == "last", "targets '{}' is not one of all, last", cfg.targets);
+  auto& ps = obj.parameters();
+  using store_type = std::remove_cvref_t<decltype(ps)>;
+  using T = typename store_type::T;
+
+  data::batch_options bo;
+  bo.batch_size = cfg.batch_size;
+  bo.max_len = obj.max_len();
+  bo.targets = cfg.targets == "all" ? data::target_mode::every_position : data::target_mode::last_position;
+  bo.seed = cfg.seed;
+  data::batcher batches(split.train, bo);
+  require(batches.num_examples() > 0, "no user has two training items: nothing to train on");
+
+  adamw_config ac{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay};
+  adamw<typename store_type::backend_type> opt(ps, ac);
+  lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * batches.num_batches(), cfg.schedule, cfg.min_lr_ratio};
+  std::vector<T> best(ps.values_data(), ps.values_data() + ps.total_size());
+
+  nlohmann::json config = obj.config_json();
+  config["train"] = to_json(cfg);
+  config["format"] = "slmrec-checkpoint";
+  config["version"] = 1;
+
+  train_state state;
+  state.seed = cfg.seed;
+  if (resume && std::filesystem::exists(out / "state.json")) {
+    state = load_training_state(out, ps, best.data(), opt);
+    require(state.seed == cfg.seed, "{}: the checkpoint was trained with seed {}, not {}", out.string(), state.seed,
+            cfg.seed);
+  }
+  double elapsed_before = state.history.empty() ? 0.0 : state.history.back().value("elapsed_seconds", 0.0);
+  double seconds_to_best = 0.0;
+  for (const auto& h : state.history)
+    if (h.value("epoch", index(0)) == state.best_epoch) seconds_to_best = h.value("elapsed_seconds", 0.0);
+
+  const auto valid = eval::valid_view(split, ds);
+  eval::eval_options eo;
+  eo.exclude_history = cfg.exclude_history;
+  eo.batch_size = cfg.eval_batch;
+  eo.max_len = obj.max_len();
+  const bool bar = cfg.verbosity > 0 && ::isatty(2);
+
+  data::batch b;
+  while (!state.finished && state.epoch < cfg.epochs) {
+    const auto epoch_start = clock::now();
+    batches.start_epoch(std::uint64_t(state.epoch));
+    double loss_sum = 0.0;
+    index steps = 0, sequences = 0;
+    double lr = 0.0;
+    while (batches.next(b)) {
+      ps.zero_grads();
+      const double loss = obj.train_step(b, mix64(cfg.seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(state.step + 1))));
+      const double norm = clip_grad_norm(ps, cfg.clip);
+      require(std::isfinite(loss) && std::isfinite(norm),
+              "training diverged at step {} (epoch {}, batch {}): loss {}, gradient norm {}; the last good "
+              "checkpoint (epoch {}) is in {}",
+              state.step + 1, state.epoch + 1, steps + 1, loss, norm, state.epoch, out.string());
+      lr = sched.at(state.step);
+      opt.step(lr);
+      ++state.step;
+      ++steps;
+      sequences += b.size;
+      loss_sum += loss;
+      if (bar) {
+        const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
+        const index total = batches.num_batches();
+        const int width = 30, done = int(width * steps / total);
+        fmt::print(stderr, "\repoch {:>3} [{}{}] {}/{} loss {:.4f} {:.0f} seq/s ETA {:.0f}s   ", state.epoch + 1,
+                   std::string(std::size_t(done), '='), std::string(std::size_t(width - done), ' '), steps, total,
+                   loss_sum / double(steps), double(sequences) / secs, secs / double(steps) * double(total - steps));
+      }
+    }
+    if (bar) fmt::print(stderr, "\r{:100}\r", "");
+    const double train_secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
+
+    auto scorer = [&](const data::batch& in, std::span<float> scores) { obj.score(in, scores); };
+    const auto res = eval::evaluate(valid, scorer, eo);
+    const double metric = res.metrics.mean(cfg.metric);
+    ++state.epoch;
+    const double elapsed = elapsed_before + std::chrono::duration<double>(clock::now() - start).count();
+    if (metric > state.best_metric) {
+      state.best_metric = metric;
+      state.best_epoch = state.epoch;
+      state.bad_epochs = 0;
+      std::copy(ps.values_data(), ps.values_data() + ps.total_size(), best.begin());
+      seconds_to_best = elapsed;
+    } else {
+      ++state.bad_epochs;
+    }
+    state.history.push_back({{"epoch", state.epoch},
+                             {"step", state.step},
+                             {"train_loss", steps > 0 ? loss_sum / double(steps) : 0.0},
+                             {"lr", lr},
+                             {"train_seconds", train_secs},
+                             {"sequences_per_second", double(sequences) / train_secs},
+                             {"elapsed_seconds", elapsed},
+                             {"valid", res.metrics.to_json()}});
+    if (state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs) state.finished = true;
+    save_checkpoint(out, config, ps, best.data(), opt, state);
+    if (cfg.verbosity > 0)
+      fmt::print("epoch {:>3}  loss {:.4f}  valid {} {:.4f} (best {:.4f} @ {})  HR@10 {:.4f}  {:.1f}s  {:.0f} seq/s\n",
+                 state.epoch, steps > 0 ? loss_sum / double(steps) : 0.0, cfg.metric, metric, state.best_metric,
+                 state.best_epoch, res.metrics.mean("HR@10"), train_secs, double(sequences) / train_secs);
+    std::fflush(stdout);
+  }
+  std::copy(best.begin(), best.end(), ps.values_data());  // the model ends with its best weights
+  fit_result r;
+  r.state = state;
+  r.seconds = std::chrono::duration<double>(clock::now() - start).count();
+  r.seconds_to_best = seconds_to_best;
+  return r;
+}
+
+}  // namespace slmrec::train
