@@ -99,6 +99,8 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
     state = load_training_state(out, ps, best.data(), opt);
     require(state.seed == cfg.seed, "{}: the checkpoint was trained with seed {}, not {}", out.string(), state.seed,
             cfg.seed);
+    // More epochs or more patience than the first run had may extend it.
+    state.finished = state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs;
   }
   double elapsed_before = state.history.empty() ? 0.0 : state.history.back().value("elapsed_seconds", 0.0);
   double seconds_to_best = 0.0;
