@@ -5,6 +5,8 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/model/llama_parity.hpp>
 
+#include <unistd.h>
+
 namespace slmrec {
 
 namespace {
@@ -47,6 +49,29 @@ TEST_CASE("tiny_llama bf16 checkpoint: within 1e-2 of the fp32 reference", "[mod
     CHECK(r.error < 1e-2);
   }
   CHECK(row(report, "case1", "last_hidden_state").error > 1e-5);  // bf16 really was used
+}
+
+TEST_CASE("parity check fails, and names the tensor, when a reference output is off", "[model][parity]") {
+  const auto ref = io::safetensors_file::open(fixture / "reference.safetensors");
+  io::safetensors_writer w;
+  for (const auto& t : ref.tensors()) {
+    if (t.name == "case1.layer2.output") {
+      auto v = ref.to_float(t.name);
+      for (float& x : v) x *= 1.0f + 1e-4f;  // a 1e-4 relative error: ten times the limit
+      w.add_f32(t.name, t.shape, v);
+    } else {
+      w.add(t.name, t.type, t.shape, ref.bytes(t.name));
+    }
+  }
+  const auto dir = std::filesystem::temp_directory_path() / ("slmrec_parity_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  w.write(dir / "reference.safetensors");
+  const auto report = model::check_llama_parity<backend::eigen_cpu>(fixture, dir / "reference.safetensors");
+  std::filesystem::remove_all(dir);
+  CHECK_FALSE(report.passed());
+  CHECK_FALSE(row(report, "case1", "layer2.output").ok());
+  CHECK(row(report, "case1", "layer2.output").error == Approx(1e-4).epsilon(0.05));
+  CHECK(row(report, "case1", "layer1.output").ok());
 }
 
 TEST_CASE("loading only the first N layers (the SLMRec student initialisation)", "[model]") {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/nn/softmax_loss.hpp>
 
 #include "gradcheck.hpp"
 
@@ -56,6 +57,69 @@ TEST_CASE("attention probabilities: causal, masked, normalised", "[backend]") {
       }
       CHECK(total == Approx(t == 0 ? 0.0 : 1.0));
     }
+}
+
+TEST_CASE("softmax_rows and the fused cross-entropy kernel against plain formulas", "[backend]") {
+  using be = backend::eigen_cpu_f64;
+  const index n = 3, cols = 7;
+  const auto logits = test::random_vector(n * cols, 9, 3.0);
+  auto p = logits;
+  be::softmax_rows(p.data(), n, cols);
+  for (index i = 0; i < n; ++i) {
+    double z = 0;
+    for (index c = 0; c < cols; ++c) z += std::exp(logits[std::size_t(i * cols + c)]);
+    for (index c = 0; c < cols; ++c)
+      CHECK(p[std::size_t(i * cols + c)] == Approx(std::exp(logits[std::size_t(i * cols + c)]) / z));
+  }
+  // Cross-entropy excludes column 0 (padding): p over columns 1..cols-1.
+  const std::vector<std::int32_t> targets{1, 6, 3};
+  auto g = logits;
+  const double loss = be::softmax_xent_rows(g.data(), targets.data(), n, cols, 0.5);
+  double expected = 0;
+  for (index i = 0; i < n; ++i) {
+    double z = 0;
+    for (index c = 1; c < cols; ++c) z += std::exp(logits[std::size_t(i * cols + c)]);
+    expected += std::log(z) - logits[std::size_t(i * cols + targets[std::size_t(i)])];
+    CHECK(g[std::size_t(i * cols)] == 0.0);
+    for (index c = 1; c < cols; ++c) {
+      const double pc = std::exp(logits[std::size_t(i * cols + c)]) / z;
+      CHECK(g[std::size_t(i * cols + c)] == Approx(0.5 * (pc - (c == targets[std::size_t(i)] ? 1.0 : 0.0))));
+    }
+  }
+  CHECK(loss == Approx(expected));
+}
+
+TEST_CASE("chunked full-softmax loss equals the unchunked formula, gradients included", "[nn][gradcheck]") {
+  using be = backend::eigen_cpu_f64;
+  const index n = 40, items = 70000, d = 3;  // 70000 items: chunks of 29 rows, so two chunks
+  REQUIRE(nn::full_softmax_loss<be>::chunk_rows(items) < n);
+  const auto h = test::random_vector(n * d, 1, 0.5), w = test::random_vector(items * d, 2, 0.5);
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(n));
+  for (index i = 0; i < n; ++i) targets[std::size_t(i)] = std::int32_t(1 + (i * 7919) % (items - 1));
+  std::vector<double> dh(h.size(), 0.0), dw(w.size(), 0.0);
+  nn::full_softmax_loss<be> loss;
+  const double total = loss.forward_backward(h.data(), w.data(), nullptr, targets.data(), n, items, d, dh.data(),
+                                             dw.data(), nullptr, 1.0);
+  double expected = 0;
+  std::vector<double> dh_ref(h.size(), 0.0);
+  for (index i = 0; i < n; ++i) {
+    std::vector<double> z(static_cast<std::size_t>(items));
+    double m = -1e300, s = 0;
+    for (index v = 1; v < items; ++v) {
+      double acc = 0;
+      for (index c = 0; c < d; ++c) acc += h[std::size_t(i * d + c)] * w[std::size_t(v * d + c)];
+      z[std::size_t(v)] = acc;
+      m = std::max(m, acc);
+    }
+    for (index v = 1; v < items; ++v) s += std::exp(z[std::size_t(v)] - m);
+    expected += std::log(s) + m - z[std::size_t(targets[std::size_t(i)])];
+    for (index v = 1; v < items; ++v) {
+      const double g = std::exp(z[std::size_t(v)] - m) / s - (v == targets[std::size_t(i)] ? 1.0 : 0.0);
+      for (index c = 0; c < d; ++c) dh_ref[std::size_t(i * d + c)] += g * w[std::size_t(v * d + c)];
+    }
+  }
+  CHECK(total == Approx(expected).epsilon(1e-12));
+  CHECK(test::relative_error(dh, dh_ref) < 1e-12);
 }
 
 }  // namespace slmrec
