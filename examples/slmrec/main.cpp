@@ -8,6 +8,7 @@
 
 #include "cmd_data_stats.hpp"
 #include "cmd_eval.hpp"
+#include "cmd_export.hpp"
 #include "cmd_llama_check.hpp"
 #include "cmd_train.hpp"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   slmrec::cli::add_data_stats(app);
   slmrec::cli::add_train(app);
   slmrec::cli::add_eval(app);
+  slmrec::cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

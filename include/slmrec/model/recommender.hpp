@@ -218,6 +218,19 @@ class recommender {
     }
   }
 
+  // Final hidden state of the last position of each row (a user embedding):
+  // out [rows, dim] on the host.
+  void last_hidden(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
+    const index d = cfg_.dim;
+    require(index(out.size()) == rows * d, "last_hidden: output holds {} values, expected {} x {}", out.size(), rows, d);
+    const T* h = encode(items, rows, columns, false, 0);
+    std::vector<T> host(static_cast<std::size_t>(in_.rows() * d));
+    BE::download(h, host.data(), in_.rows() * d);
+    for (index r = 0; r < rows; ++r)
+      for (index c = 0; c < d; ++c)
+        out[std::size_t(r * d + c)] = float(host[std::size_t(((r + 1) * in_.length - 1) * d + c)]);
+  }
+
   // ---- access ---------------------------------------------------------------------------
 
   [[nodiscard]] const recommender_config& config() const { return cfg_; }

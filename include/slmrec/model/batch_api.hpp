@@ -1,0 +1,83 @@
+#pragma once
+// The batch-level API at the user boundary, in xtensor arrays: item-id
+// batches in ([users, columns], left-padded with 0), scores, top-k item ids
+// and embeddings out. xt::dump_npy / xt::load_npy carry them to NumPy.
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/types.hpp>
+
+namespace slmrec::model {
+
+// Scores of every item (column 0 = padding, -inf) for the next item of each row.
+template <class Model>
+xt::xtensor<float, 2> score(Model& m, const xt::xtensor<std::int32_t, 2>& items) {
+  const index rows = index(items.shape(0)), columns = index(items.shape(1)), v = m.config().num_items + 1;
+  xt::xtensor<float, 2> out = xt::zeros<float>({std::size_t(rows), std::size_t(v)});
+  m.score_last(std::span(items.data(), items.size()), rows, columns, std::span(out.data(), out.size()));
+  for (index r = 0; r < rows; ++r) out(r, 0) = -std::numeric_limits<float>::infinity();
+  return out;
+}
+
+// The k best items for each row, best first; with `exclude_history` the
+// row's own items are never recommended. Ties go to the smaller item id.
+template <class Model>
+xt::xtensor<std::int32_t, 2> recommend(Model& m, const xt::xtensor<std::int32_t, 2>& items, index k,
+                                       bool exclude_history = true) {
+  const index rows = index(items.shape(0)), columns = index(items.shape(1)), n = m.config().num_items;
+  require(k >= 1 && k <= n, "recommend: k = {} outside 1..{}", k, n);
+  auto scores = score(m, items);
+  xt::xtensor<std::int32_t, 2> top = xt::zeros<std::int32_t>({std::size_t(rows), std::size_t(k)});
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
+  for (index r = 0; r < rows; ++r) {
+    float* s = &scores(r, 0);
+    if (exclude_history)
+      for (index c = 0; c < columns; ++c)
+        if (items(r, c) > 0) s[items(r, c)] = -std::numeric_limits<float>::infinity();
+    std::iota(ids.begin(), ids.end(), 1);
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [&](std::int32_t a, std::int32_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+    for (index j = 0; j < k; ++j) top(r, j) = ids[std::size_t(j)];
+  }
+  return top;
+}
+
+// The item table [num_items + 1, item_dim] (row 0 = padding).
+template <class Model>
+xt::xtensor<float, 2> item_embeddings(Model& m) {
+  auto& table = m.item_table();
+  xt::xtensor<float, 2> out = xt::zeros<float>({std::size_t(table.rows()), std::size_t(table.dim())});
+  using T = typename Model::T;
+  std::vector<T> host(out.size());
+  Model::backend_type::download(table.weight.value, host.data(), index(host.size()));
+  std::copy(host.begin(), host.end(), out.begin());
+  return out;
+}
+
+// The final hidden state after each row's last item [rows, dim]: a user embedding.
+template <class Model>
+xt::xtensor<float, 2> user_embeddings(Model& m, const xt::xtensor<std::int32_t, 2>& items) {
+  const index rows = index(items.shape(0)), columns = index(items.shape(1));
+  xt::xtensor<float, 2> out = xt::zeros<float>({std::size_t(rows), std::size_t(m.config().dim)});
+  m.last_hidden(std::span(items.data(), items.size()), rows, columns, std::span(out.data(), out.size()));
+  return out;
+}
+
+// Left-pads sequences into a [count, max_len] batch (the most recent items kept).
+inline xt::xtensor<std::int32_t, 2> pad_sequences(std::span<const std::vector<std::int32_t>> sequences, index max_len) {
+  xt::xtensor<std::int32_t, 2> out = xt::zeros<std::int32_t>({sequences.size(), std::size_t(max_len)});
+  for (std::size_t r = 0; r < sequences.size(); ++r) {
+    const auto& s = sequences[r];
+    const index kept = std::min<index>(index(s.size()), max_len);
+    for (index j = 0; j < kept; ++j) out(r, std::size_t(max_len - kept + j)) = s[s.size() - std::size_t(kept - j)];
+  }
+  return out;
+}
+
+}  // namespace slmrec::model

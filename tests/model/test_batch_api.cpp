@@ -1,0 +1,86 @@
+// The xtensor batch API and NumPy interop: scores, top-k, embeddings, .npy files
+// read back by NumPy itself where it is installed (else by xtensor).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+#include <xtensor/xnpy.hpp>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/io/atomic_file.hpp>
+#include <slmrec/model/arch.hpp>
+#include <slmrec/model/batch_api.hpp>
+#include <slmrec/model/recommender.hpp>
+
+namespace slmrec {
+
+namespace {
+model::recommender_config tiny() {
+  model::recommender_config c;
+  c.arch = "llama";
+  c.num_items = 30;
+  c.dim = 8;
+  c.heads = 2;
+  c.layers = 1;
+  c.max_len = 6;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("batch API: scores, top-k without history, embeddings", "[model]") {
+  model::recommender<backend::eigen_cpu, arch::llama> m(tiny(), false);
+  m.initialize(4);
+  const std::vector<std::vector<std::int32_t>> seqs{{3, 4, 5}, {7, 1, 9, 2, 8, 6, 30}};
+  const auto batch = model::pad_sequences(seqs, 6);
+  CHECK(batch(0, 0) == 0);
+  CHECK(batch(0, 5) == 5);
+  CHECK(batch(1, 0) == 1);  // the oldest item (7) no longer fits
+  const auto scores = model::score(m, batch);
+  REQUIRE(scores.shape(1) == 31);
+  const auto top = model::recommend(m, batch, 5);
+  for (std::size_t r = 0; r < 2; ++r) {
+    for (std::size_t j = 0; j < 5; ++j) {
+      for (auto item : seqs[r]) CHECK(top(r, j) != item);
+      if (j > 0) CHECK(scores(r, std::size_t(top(r, j - 1))) >= scores(r, std::size_t(top(r, j))));
+    }
+  }
+  const auto users = model::user_embeddings(m, batch);
+  CHECK(users.shape(0) == 2);
+  CHECK(users.shape(1) == 8);
+  // The tied head scores an item as <user embedding, item embedding>.
+  const auto items = model::item_embeddings(m);
+  double dot = 0;
+  for (std::size_t c = 0; c < 8; ++c) dot += double(users(1, c)) * double(items(7, c));
+  CHECK(scores(1, 7) == Approx(dot).epsilon(1e-5));
+  REQUIRE_THROWS_WITH(model::recommend(m, batch, 31), Catch::Contains("k = 31"));
+}
+
+TEST_CASE("item embeddings exported to .npy read back with their values and shape", "[model][io]") {
+  model::recommender<backend::eigen_cpu, arch::llama> m(tiny(), false);
+  m.initialize(5);
+  const auto table = model::item_embeddings(m);
+  const auto dir = std::filesystem::temp_directory_path() / ("slmrec_npy_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "items.npy";
+  io::write_file_atomically(file, xt::dump_npy(table));
+  // xtensor reads its own file back ...
+  const auto back = xt::load_npy<float>(file.string());
+  REQUIRE(back.shape() == std::vector<std::size_t>{31, 8});
+  CHECK(back == table);
+  // ... and NumPy agrees, where Debian's python3-numpy is installed.
+  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
+    const auto out = dir / "check.txt";
+    const std::string cmd = "/usr/bin/python3 -c \"import numpy as n; a = n.load('" + file.string() +
+                            "'); open('" + out.string() + "', 'w').write('%s %s %.6f %.6f' % (a.shape, a.dtype, a[0].sum(), a[7, 3]))\"";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK(io::read_file(out) == fmt::format("(31, 8) float32 0.000000 {:.6f}", table(7, 3)));
+  } else {
+    WARN("python3-numpy not installed: checked with xtensor only");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace slmrec
