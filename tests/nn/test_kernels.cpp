@@ -59,6 +59,19 @@ TEST_CASE("attention probabilities: causal, masked, normalised", "[backend]") {
     }
 }
 
+TEST_CASE("exp_fast: relative error below 3e-7 over the float range", "[backend]") {
+  double worst = 0.0;
+  for (double x = -87.0; x <= 88.3; x += 0.0137) {
+    const float xf = float(x);
+    const double ref = std::exp(double(xf));  // the function's error, not the input's rounding
+    worst = std::max(worst, std::abs(double(backend::cpu::exp_fast(xf)) - ref) / ref);
+  }
+  CHECK(worst < 3e-7);
+  CHECK(backend::cpu::exp_fast(0.0f) == 1.0f);
+  CHECK(backend::cpu::exp_fast(-1000.0f) < 1e-37f);  // clamped, never NaN
+  CHECK(std::isfinite(backend::cpu::exp_fast(1000.0f)));
+}
+
 TEST_CASE("softmax_rows and the fused cross-entropy kernel against plain formulas", "[backend]") {
   using be = backend::eigen_cpu_f64;
   const index n = 3, cols = 7;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <numbers>
 
+#include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/hash.hpp>
 #include <slmrec/core/types.hpp>
@@ -13,7 +14,7 @@ namespace slmrec::backend::cpu {
 
 template <class T>
 struct activation_kernels {
-  static T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+  static T sigmoid(T x) { return T(1) / (T(1) + exp_kernel(-x)); }
 
   // out = silu(gate) * up
   static void swiglu_forward(const T* gate, const T* up, T* out, index n) {

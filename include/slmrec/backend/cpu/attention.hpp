@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 
+#include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -58,7 +59,7 @@ struct attention_kernels {
           T total = 0;
           for (index s = 0; s < length; ++s) {
             const bool visible = s <= t && !(mask && mask[s] == 0);
-            p[s] = visible ? std::exp(p[s] - max_score) : T(0);
+            p[s] = visible ? exp_kernel(p[s] - max_score) : T(0);
             total += p[s];
           }
           const T inv = total > T(0) ? T(1) / total : T(0);

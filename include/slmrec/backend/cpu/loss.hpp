@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 
+#include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -50,7 +51,7 @@ struct loss_kernels {
       T* row = x + i * cols;
       const T m = *std::max_element(row, row + cols);
       T total = 0;
-      for (index c = 0; c < cols; ++c) total += (row[c] = std::exp(row[c] - m));
+      for (index c = 0; c < cols; ++c) total += (row[c] = exp_kernel(row[c] - m));
       for (index c = 0; c < cols; ++c) row[c] /= total;
     }
   }
@@ -67,7 +68,7 @@ struct loss_kernels {
       const T m = *std::max_element(row + 1, row + cols);
       const T target_logit = row[t];
       T sum = 0;
-      for (index c = 1; c < cols; ++c) sum += (row[c] = std::exp(row[c] - m));
+      for (index c = 1; c < cols; ++c) sum += (row[c] = exp_kernel(row[c] - m));
       total += std::log(double(sum)) + double(m) - double(target_logit);  // -log p_t
       const T inv = scale / sum;
       row[0] = 0;
