@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/rng.hpp>
@@ -50,6 +52,7 @@ class recommender {
     if (cfg.head == "classifier") classifier_ = nn::linear<BE>(cfg.dim, cfg.num_items + 1, false, weight_init());
     if (cfg.head == "projected") output_proj_ = nn::linear<BE>(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
     items_.set_frozen(cfg.freeze_items);
+    for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
     params_.attach(*this, with_grads);
   }
   recommender(const recommender&) = delete;
@@ -64,6 +67,7 @@ class recommender {
     final_norm_.visit(v, prefix + "model.norm");
     if (has(classifier_)) classifier_.visit(v, prefix + "classifier");
     if (has(output_proj_)) output_proj_.visit(v, prefix + "output_proj");
+    for (std::size_t j = 0; j < aux_norms_.size(); ++j) aux_norms_[j].visit(v, fmt::format("{}aux_heads.{}.norm", prefix, j));
   }
 
   // Fresh random weights (the padding rows of the tables stay zero).
@@ -156,6 +160,30 @@ class recommender {
       BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
     }
     backward_encoder(dhidden_.data(), extra);
+    return loss;
+  }
+
+  // Multi-supervision: the extra head j (its own norm, then the model's item
+  // scoring) on layer config().aux_layers[j]'s output, cross-entropy at the
+  // targets' rows. Adds d(weight * loss)/d(layer output) into dlayer [rows, dim]
+  // and the head's parameter gradients; call after encode(), before the main
+  // backward that reads dlayer as an extra gradient. Returns the mean loss.
+  double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer) {
+    select_rows(targets);
+    const index m = index(sel_rows_.size()), d = cfg_.dim;
+    if (m == 0) return 0.0;
+    auto& norm = aux_norms_[std::size_t(j)];
+    nn::ensure_size(aux_in_, m * d);
+    nn::ensure_size(aux_h_, m * d);
+    nn::ensure_size(daux_h_, m * d);
+    nn::ensure_size(daux_in_, m * d);
+    BE::gather_rows(stack_.output(cfg_.aux_layers[std::size_t(j)]), sel_dev_.data(), aux_in_.data(), m, d);
+    norm.forward(aux_in_.data(), aux_h_.data(), m);
+    BE::fill(daux_h_.data(), m * d, T(0));
+    const double loss = head_cross_entropy(aux_h_.data(), daux_h_.data(), m, weight / double(m)) / double(m);
+    BE::fill(daux_in_.data(), m * d, T(0));
+    norm.backward(aux_in_.data(), daux_h_.data(), daux_in_.data(), m);
+    BE::scatter_add_rows(daux_in_.data(), sel_dev_.data(), dlayer, m, d);
     return loss;
   }
 
@@ -311,6 +339,7 @@ class recommender {
   typename Arch::template final_norm<BE> final_norm_;
   nn::linear<BE> classifier_, output_proj_;
   nn::dropout<BE> emb_drop_;
+  std::vector<typename Arch::template final_norm<BE>> aux_norms_;
   nn::parameter_store<BE> params_;
   nn::full_softmax_loss<BE> ce_;
   nn::sampled_bce_loss<BE> bce_;
@@ -323,6 +352,7 @@ class recommender {
   typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                      // forward
   typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_, dhidden_, sel_h_, dsel_h_;  // backward
   typename BE::template buffer<T> proj_, dproj_, scores_;
+  typename BE::template buffer<T> aux_in_, aux_h_, daux_h_, daux_in_;  // multi-supervision heads
 };
 
 }  // namespace slmrec::model

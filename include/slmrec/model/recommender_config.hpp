@@ -3,6 +3,7 @@
 // holds, what the command line fills in, and what a compile-time
 // recommender<Backend, Arch, Depth> is checked against when it loads one.
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,7 @@ struct recommender_config {
   double init_std = 0.02;       // llama: N(0, std) weights; sasrec uses Xavier as SASRec does
   std::string head = "tied";    // "tied" (dot with the item table) | "classifier" (E4SRec) | "projected" (SLMRec)
   bool freeze_items = false;    // keep the item table fixed (a pretrained SASRec table)
+  std::vector<index> aux_layers;  // extra prediction heads on these (0-based) layers' outputs (multi-supervision)
 
   [[nodiscard]] index resolved_item_dim() const { return item_dim > 0 ? item_dim : dim; }
   [[nodiscard]] index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
@@ -50,6 +52,8 @@ struct recommender_config {
     require(dropout >= 0.0 && dropout < 1.0, "model config: dropout {} is outside [0, 1)", dropout);
     require(head == "tied" || head == "classifier" || head == "projected",
             "model config: head '{}' is not one of tied, classifier, projected", head);
+    for (index l : aux_layers)
+      require(l >= 0 && l < layers - 1, "model config: an extra head on layer {} (expected 0..{})", l, layers - 2);
     require(head != "tied" || resolved_item_dim() == dim,
             "model config: a tied head scores with the item table, so item_dim ({}) must equal dim ({}); use the "
             "projected head",
@@ -61,7 +65,8 @@ inline void to_json(nlohmann::json& j, const recommender_config& c) {
   j = {{"arch", c.arch},         {"num_items", c.num_items},   {"dim", c.dim},       {"item_dim", c.item_dim},
        {"heads", c.heads},       {"kv_heads", c.kv_heads},     {"ffn", c.ffn},       {"layers", c.layers},
        {"max_len", c.max_len},   {"dropout", c.dropout},       {"norm_eps", c.norm_eps},
-       {"rope_theta", c.rope_theta}, {"init_std", c.init_std}, {"head", c.head}, {"freeze_items", c.freeze_items}};
+       {"rope_theta", c.rope_theta}, {"init_std", c.init_std}, {"head", c.head}, {"freeze_items", c.freeze_items},
+       {"aux_layers", c.aux_layers}};
 }
 
 inline void from_json(const nlohmann::json& j, recommender_config& c) {
@@ -81,6 +86,7 @@ inline void from_json(const nlohmann::json& j, recommender_config& c) {
   c.init_std = j.value("init_std", d.init_std);
   c.head = j.value("head", d.head);
   c.freeze_items = j.value("freeze_items", d.freeze_items);
+  c.aux_layers = j.value("aux_layers", d.aux_layers);
 }
 
 }  // namespace slmrec::model

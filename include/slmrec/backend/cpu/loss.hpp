@@ -28,6 +28,11 @@ struct loss_kernels {
       for (index c = 0; c < dim; ++c) d[c] += s[c];
     }
   }
+  // dst[rows[i], :] = src[i, :]
+  static void scatter_rows(const T* src, const std::int32_t* rows, T* dst, index n, index dim) {
+    SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
+    for (index i = 0; i < n; ++i) std::copy(src + i * dim, src + (i + 1) * dim, dst + index(rows[i]) * dim);
+  }
   // y[i, :] += s[i] * x[i, :]
   static void scale_rows_add(const T* x, const T* s, T* y, index n, index dim) {
     SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
