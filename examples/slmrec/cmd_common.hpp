@@ -2,10 +2,16 @@
 // Options shared by several subcommands: reading a dataset, model shape.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <string>
+
+#include <fmt/core.h>
 
 #include <slmrec/data/data.hpp>
 #include <slmrec/model/recommender_config.hpp>
+#include <slmrec/eval/eval.hpp>
+#include <slmrec/io/atomic_file.hpp>
+#include <slmrec/train/trainer.hpp>
 
 namespace slmrec::cli {
 
@@ -36,6 +42,47 @@ inline void add_model_options(CLI::App* cmd, model::recommender_config& m) {
   cmd->add_option("--head", m.head, "tied|classifier|projected")->capture_default_str();
   cmd->add_option("--init-std", m.init_std, "llama weight init std")->capture_default_str();
   cmd->add_option("--rope-theta", m.rope_theta, "llama RoPE theta")->capture_default_str();
+}
+
+inline void add_train_options(CLI::App* cmd, train::train_config& t) {
+  cmd->add_option("--targets", t.targets, "all (every position) | last")->capture_default_str();
+  cmd->add_option("--epochs", t.epochs, "maximum epochs")->capture_default_str();
+  cmd->add_option("--batch", t.batch_size, "sequences per batch")->capture_default_str();
+  cmd->add_option("--lr", t.lr, "peak learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  cmd->add_option("--beta2", t.beta2, "AdamW beta2")->capture_default_str();
+  cmd->add_option("--warmup", t.warmup_steps, "linear warm-up steps")->capture_default_str();
+  cmd->add_option("--schedule", t.schedule, "cosine|constant")->capture_default_str();
+  cmd->add_option("--clip", t.clip, "gradient clipping norm (0 = off)")->capture_default_str();
+  cmd->add_option("--patience", t.patience, "epochs without improvement before stopping")->capture_default_str();
+  cmd->add_option("--metric", t.metric, "validation metric for model selection")->capture_default_str();
+  cmd->add_option("--seed", t.seed, "seed of everything random")->capture_default_str();
+}
+
+// Evaluates a trained model on the test split (full ranking, history
+// excluded), writes DIR/test_metrics.json and prints the JSON last line.
+template <class Model>
+nlohmann::json report_test(Model& m, const data::split& split, const data::dataset& ds, const train::fit_result& r,
+                           const train::train_config& t, const std::string& out) {
+  eval::eval_options eo;
+  eo.max_len = m.config().max_len;
+  eo.batch_size = 256;
+  auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
+  const auto test = eval::evaluate(eval::test_view(split, ds), scorer, eo);
+  nlohmann::json j = test.metrics.to_json();
+  j["protocol"] = test.protocol;
+  j["split"] = "test";
+  j["users"] = test.users;
+  j["best_epoch"] = r.state.best_epoch;
+  j["epochs"] = r.state.epoch;
+  j["seconds"] = r.seconds;
+  j["seconds_to_best"] = r.seconds_to_best;
+  j["valid_" + t.metric] = r.state.best_metric;
+  j["parameters"] = m.parameters().count();
+  io::write_file_atomically(std::filesystem::path(out) / "test_metrics.json", j.dump(2) + "\n");
+  fmt::print("test ({}): {}\n", test.protocol, test.metrics.to_string());
+  fmt::print("{}\n", j.dump());
+  return j;
 }
 
 }  // namespace slmrec::cli

@@ -1,16 +1,13 @@
-// slmrec — the command-line tool. Each subcommand lives in its own header
-// (cmd_*.hpp) exposing `add_<name>(CLI::App&)`; main only wires them up and
+// slmrec — the command-line tool. Each subcommand lives in its own file
+// (cmd_*.cpp) exposing `add_<name>(CLI::App&)`; main only wires them up and
 // turns a slmrec::error into a clean message and exit code 1.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <slmrec/core/error.hpp>
 
-#include "cmd_data_stats.hpp"
-#include "cmd_eval.hpp"
-#include "cmd_export.hpp"
-#include "cmd_llama_check.hpp"
-#include "cmd_train.hpp"
+#include "commands.hpp"
+
 
 int main(int argc, char** argv) {
   CLI::App app{"slmrec: sequential recommendation with small language models"};
@@ -20,6 +17,7 @@ int main(int argc, char** argv) {
   slmrec::cli::add_train(app);
   slmrec::cli::add_eval(app);
   slmrec::cli::add_export(app);
+  slmrec::cli::add_distill(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

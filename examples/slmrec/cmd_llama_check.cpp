@@ -1,7 +1,9 @@
-#pragma once
+
 // `slmrec llama-check --model DIR --reference FILE [--weights FILE]`:
 // loads any Hugging Face LLaMA checkpoint and compares our decoder with the
 // transformers outputs and gradients in FILE; exits 1 if any is off.
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -14,7 +16,7 @@
 
 namespace slmrec::cli {
 
-inline void add_llama_check(CLI::App& app) {
+void add_llama_check(CLI::App& app) {
   struct options {
     std::string model, reference, weights;
   };

@@ -1,9 +1,11 @@
-#pragma once
+
 // `slmrec data-stats --data FILE [--format auto|sequences|interactions|recbole|csv]`:
 // loads a dataset and prints the numbers of ../shared/data/README.md (users,
 // items, interactions, lengths, density) and the load report, so a user can
 // check a file and see what the loader kept, removed or renumbered.
 #include <fmt/core.h>
+
+#include "commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <memory>
@@ -14,7 +16,7 @@
 
 namespace slmrec::cli {
 
-inline void add_data_stats(CLI::App& app) {
+void add_data_stats(CLI::App& app) {
   struct options {
     std::string path;
     std::string format = "auto";

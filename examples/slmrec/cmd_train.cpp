@@ -1,8 +1,10 @@
-#pragma once
+
 // `slmrec train --data FILE --arch sasrec|llama --layers N ... --out DIR`:
 // trains a recommender with early stopping on validation, writes a
 // checkpoint directory, then reports the best model on the test split (full
 // ranking, history excluded) as a JSON last line.
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -19,32 +21,36 @@
 
 namespace slmrec::cli {
 
-inline void add_train(CLI::App& app) {
+// Copies the item table of a trained checkpoint into m (E4SRec stage 2).
+template <class Model>
+void load_item_table(const std::string& dir, Model& m) {
+  const auto f = io::safetensors_file::open(std::filesystem::path(dir) / "model.safetensors");
+  auto& table = m.item_table();
+  const auto values = f.to_float_checked("item_embedding.weight", {table.rows(), table.dim()});
+  std::vector<typename Model::T> converted(values.begin(), values.end());
+  Model::backend_type::upload(converted.data(), table.weight.value, index(converted.size()));
+  fmt::print("item table from {} ({} x {}, {})\n", dir, table.rows(), table.dim(),
+             m.config().freeze_items ? "frozen" : "trained further");
+}
+
+void add_train(CLI::App& app) {
   struct options {
     data_options data;
     model::recommender_config model;
     train::train_config train;
-    std::string loss = "ce", out;
-    bool resume = false;
+    std::string loss = "ce", out, items_from;
+    bool resume = false, train_items = false;
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
   o->data.add(cmd);
   add_model_options(cmd, o->model);
-  auto& t = o->train;
   cmd->add_option("--loss", o->loss, "ce (softmax over all items) | bce (one sampled negative)")->capture_default_str();
-  cmd->add_option("--targets", t.targets, "all (every position) | last")->capture_default_str();
-  cmd->add_option("--epochs", t.epochs, "maximum epochs")->capture_default_str();
-  cmd->add_option("--batch", t.batch_size, "sequences per batch")->capture_default_str();
-  cmd->add_option("--lr", t.lr, "peak learning rate")->capture_default_str();
-  cmd->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  cmd->add_option("--beta2", t.beta2, "AdamW beta2")->capture_default_str();
-  cmd->add_option("--warmup", t.warmup_steps, "linear warm-up steps")->capture_default_str();
-  cmd->add_option("--schedule", t.schedule, "cosine|constant")->capture_default_str();
-  cmd->add_option("--clip", t.clip, "gradient clipping norm (0 = off)")->capture_default_str();
-  cmd->add_option("--patience", t.patience, "epochs without improvement before stopping")->capture_default_str();
-  cmd->add_option("--metric", t.metric, "validation metric for model selection")->capture_default_str();
-  cmd->add_option("--seed", t.seed, "seed of everything random")->capture_default_str();
+  add_train_options(cmd, o->train);
+  cmd->add_option("--items-from", o->items_from,
+                  "start the item table from this checkpoint's (a trained SASRec: E4SRec stage 2), frozen unless "
+                  "--train-items; a table narrower than --dim is read through a learned projection");
+  cmd->add_flag("--train-items", o->train_items, "with --items-from: keep training the item table");
   cmd->add_option("--out", o->out, "checkpoint directory")->required();
   cmd->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
   cmd->callback([o] {
@@ -52,6 +58,13 @@ inline void add_train(CLI::App& app) {
     const auto split = data::leave_one_out(ds);
     auto cfg = o->model;
     cfg.num_items = ds.num_items;
+    if (!o->items_from.empty()) {
+      const auto source = model::checkpoint_model_config(o->items_from);
+      require(source.num_items == ds.num_items, "--items-from {}: {} items, the data has {}", o->items_from,
+              source.num_items, ds.num_items);
+      cfg.item_dim = source.resolved_item_dim() == cfg.dim ? 0 : source.resolved_item_dim();
+      cfg.freeze_items = !o->train_items;
+    }
     require(o->loss == "ce" || o->loss == "bce", "--loss '{}' is not one of ce, bce", o->loss);
     fmt::print("data {}: {} users, {} items; {} validation/test users ({} with < 3 items train only)\n", ds.source,
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
@@ -60,25 +73,10 @@ inline void add_train(CLI::App& app) {
         m.initialize(o->train.seed);
       fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
                  cfg.head, m.parameters().count());
+      if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
       train::next_item_objective obj(m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
       const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
-      eval::eval_options eo;
-      eo.max_len = cfg.max_len;
-      eo.batch_size = 256;
-      auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
-      const auto test = eval::evaluate(eval::test_view(split, ds), scorer, eo);
-      nlohmann::json j = test.metrics.to_json();
-      j["protocol"] = test.protocol;
-      j["split"] = "test";
-      j["users"] = test.users;
-      j["best_epoch"] = r.state.best_epoch;
-      j["epochs"] = r.state.epoch;
-      j["seconds"] = r.seconds;
-      j["seconds_to_best"] = r.seconds_to_best;
-      j["valid_" + o->train.metric] = r.state.best_metric;
-      io::write_file_atomically(std::filesystem::path(o->out) / "test_metrics.json", j.dump(2) + "\n");
-      fmt::print("test ({}): {}\n", test.protocol, test.metrics.to_string());
-      fmt::print("{}\n", j.dump());
+      report_test(m, split, ds, r, o->train, o->out);
     });
   });
 }

@@ -1,8 +1,10 @@
-#pragma once
+
 // `slmrec eval --checkpoint DIR --data FILE --protocol full|sampled
 //   [--negatives 99|999] [--sampler uniform|popularity] [--split valid|test] --json`
 // The last line (with --json) is one JSON object: the metrics ("HR@10",
 // "NDCG@10", "MRR", ...) plus "protocol", "split" and "users".
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -17,7 +19,7 @@
 
 namespace slmrec::cli {
 
-inline void add_eval(CLI::App& app) {
+void add_eval(CLI::App& app) {
   struct options {
     data_options data;
     std::string checkpoint, protocol = "full", sampler = "uniform", split = "test";

@@ -1,8 +1,10 @@
-#pragma once
+
 // `slmrec export --checkpoint DIR --what item-embeddings|user-embeddings
 //   [--data FILE] --out FILE.npy`: NumPy files through xtensor's .npy writer.
 // User embeddings are the final hidden state after each user's whole history
 // (row u = user u + 1 of the dataset).
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -20,7 +22,7 @@
 
 namespace slmrec::cli {
 
-inline void add_export(CLI::App& app) {
+void add_export(CLI::App& app) {
   struct options {
     std::string checkpoint, what, out, data, format = "auto";
     index batch = 256;

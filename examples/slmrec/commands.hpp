@@ -1,0 +1,13 @@
+#pragma once
+// The subcommands of the slmrec tool, one translation unit each (so the tool
+// builds in parallel and a change to one command recompiles only that one).
+#include <CLI/CLI.hpp>
+
+namespace slmrec::cli {
+void add_llama_check(CLI::App& app);
+void add_data_stats(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_export(CLI::App& app);
+void add_distill(CLI::App& app);
+}  // namespace slmrec::cli
