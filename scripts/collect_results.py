@@ -17,9 +17,13 @@ KEYS = ["HR@1", "HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR"]
 
 
 def last_json(path):
+    """A JSON file, or the last JSON line of a command's output."""
     with open(path) as f:
-        lines = [l for l in f.read().splitlines() if l.strip().startswith("{")]
-    return json.loads(lines[-1])
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
 
 
 groups = defaultdict(list)

@@ -23,7 +23,29 @@
 #include <slmrec/nn/stack.hpp>
 
 #include <slmrec/io/safetensors.hpp>
+
+#include <slmrec/data/data.hpp>
+#include <slmrec/data/synthetic.hpp>
+#include <slmrec/eval/eval.hpp>
+
+#include <slmrec/model/arch.hpp>
+#include <slmrec/model/batch_api.hpp>
+#include <slmrec/model/factory.hpp>
 #include <slmrec/model/hf_llama.hpp>
 #include <slmrec/model/llama_decoder.hpp>
+#include <slmrec/model/recommender.hpp>
+
+#include <slmrec/distill/block_map.hpp>
+#include <slmrec/distill/distiller.hpp>
+#include <slmrec/distill/init.hpp>
+
 #include <slmrec/train/adamw.hpp>
+#include <slmrec/train/checkpoint.hpp>
 #include <slmrec/train/clip.hpp>
+#include <slmrec/train/trainer.hpp>
+
+namespace slmrec {
+// The names of the design document: slmrec::recommender<cpu, slmrec::arch::llama, slmrec::depth<8>>.
+using model::recommender;
+using distill::distiller;
+}  // namespace slmrec

@@ -40,7 +40,8 @@ class recommender {
   using block_type = typename Arch::template block<BE>;
   using stack_type = nn::stack<block_type, Depth>;
 
-  // `with_grads` false builds an inference-only model (a frozen teacher, serving).
+  // `with_grads` false builds an inference-only model (a frozen teacher,
+  // serving). The weights start random (seed 0); see initialize().
   explicit recommender(const recommender_config& cfg, bool with_grads = true)
       : cfg_(checked(cfg)),
         items_(cfg.num_items + 1, cfg.resolved_item_dim(), Arch::embedding_init(cfg)),
@@ -54,6 +55,7 @@ class recommender {
     items_.set_frozen(cfg.freeze_items);
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
     params_.attach(*this, with_grads);
+    initialize(0);  // never an all-zero model (constant scores); initialize(seed) or a checkpoint replaces it
   }
   recommender(const recommender&) = delete;
   recommender& operator=(const recommender&) = delete;
