@@ -5,7 +5,7 @@
 #include <slmrec/data/read_dataset.hpp>
 #include <slmrec/data/stats.hpp>
 
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using Catch::Contains;
 using seqs = std::vector<std::vector<std::int32_t>>;

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <slmrec/data/read_dataset.hpp>
 
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using Catch::Contains;
 using seqs = std::vector<std::vector<std::int32_t>>;

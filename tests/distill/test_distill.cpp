@@ -15,7 +15,8 @@
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/trainer.hpp>
 
-#include "../nn/gradcheck.hpp"
+#include "nn/gradcheck.hpp"
+#include "support/temp_dir.hpp"
 
 namespace slmrec {
 
@@ -182,7 +183,8 @@ TEST_CASE("a short distillation lowers the alignment loss and reuses the teacher
   model::recommender<be, arch::llama> student(scfg);
   teacher.initialize(1);
   student.initialize(2);
-  const auto dir = std::filesystem::temp_directory_path() / ("slmrec_kd_" + std::to_string(::getpid()));
+  const test::temp_dir tmp;
+  const auto dir = tmp.path();
   train::train_config tc;
   tc.epochs = 4;
   tc.batch_size = 32;
@@ -208,7 +210,6 @@ TEST_CASE("a short distillation lowers the alignment loss and reuses the teacher
   const double before = alignment();
   const auto r = train::fit(kd, split, ds, tc, dir / "student");
   const double after = alignment();
-  std::filesystem::remove_all(dir);
   INFO("alignment before " << before << ", after " << after);
   CHECK(after < 0.7 * before);
   CHECK(kd.teacher_forwards() == 1);  // the probe batch held every user: training never ran the teacher again

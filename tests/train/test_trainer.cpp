@@ -11,21 +11,15 @@
 #include <slmrec/model/factory.hpp>
 #include <slmrec/train/trainer.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace slmrec {
 
 namespace {
 namespace fs = std::filesystem;
 using be = backend::eigen_cpu;
 
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / fmt::format("slmrec_trainer_{}_{}", ::getpid(), counter()++);
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using test::temp_dir;
 
 data::dataset toy_data() {
   data::synthetic_options o;
@@ -104,15 +98,15 @@ TEST_CASE("fit: both archs learn the synthetic transitions far beyond chance", "
     model::with_recommender<be>(toy_model(arch), true, [&](auto& m) {
       m.initialize(1);
       train::next_item_objective obj(m, train::loss_kind::cross_entropy);
-      const auto r = train::fit(obj, split, ds, toy_train(8), dir.path);
+      const auto r = train::fit(obj, split, ds, toy_train(8), dir.path());
       INFO(arch << " best valid NDCG@10 " << r.state.best_metric);
       // Chance for HR@10 over ~35 candidates is about 0.3 and NDCG@10 about 0.13.
       CHECK(r.state.best_metric > 0.25);
       const auto first_loss = r.state.history.front().at("train_loss").template get<double>();
       const auto last_loss = r.state.history.back().at("train_loss").template get<double>();
       CHECK(last_loss < first_loss - 0.3);
-      CHECK(fs::exists(dir.path / "model.safetensors"));
-      CHECK(fs::exists(dir.path / "metrics.jsonl"));
+      CHECK(fs::exists(dir.path() / "model.safetensors"));
+      CHECK(fs::exists(dir.path() / "metrics.jsonl"));
     });
   }
 }
@@ -126,7 +120,7 @@ TEST_CASE("fit: resuming from a checkpoint gives exactly the uninterrupted run",
   model::with_recommender<be>(cfg, true, [&](auto& m) {
     m.initialize(1);
     train::next_item_objective obj(m, train::loss_kind::cross_entropy);
-    train::fit(obj, split, ds, toy_train(3), a.path);
+    train::fit(obj, split, ds, toy_train(3), a.path());
     auto& ps = m.parameters();
     straight.assign(ps.values_data(), ps.values_data() + ps.total_size());
   });
@@ -134,19 +128,19 @@ TEST_CASE("fit: resuming from a checkpoint gives exactly the uninterrupted run",
     m.initialize(1);
     train::next_item_objective inner(m, train::loss_kind::cross_entropy);
     interrupted<decltype(inner)> obj{inner, 10};
-    REQUIRE_THROWS_WITH(train::fit(obj, split, ds, toy_train(3), b.path), "killed");
+    REQUIRE_THROWS_WITH(train::fit(obj, split, ds, toy_train(3), b.path()), "killed");
   });
   model::with_recommender<be>(cfg, true, [&](auto& m) {  // a new process, in effect: fresh model, resume
     m.initialize(999);
     train::next_item_objective obj(m, train::loss_kind::cross_entropy);
-    const auto r = train::fit(obj, split, ds, toy_train(3), b.path, true);
+    const auto r = train::fit(obj, split, ds, toy_train(3), b.path(), true);
     CHECK(r.state.epoch == 3);
     auto& ps = m.parameters();
     resumed.assign(ps.values_data(), ps.values_data() + ps.total_size());
   });
   REQUIRE(straight.size() == resumed.size());
   CHECK(straight == resumed);
-  CHECK(io::read_file(a.path / "metrics.jsonl").size() > 0);
+  CHECK(io::read_file(a.path() / "metrics.jsonl").size() > 0);
 }
 
 TEST_CASE("fit: a NaN loss stops training, names the step, keeps the last good checkpoint", "[train]") {
@@ -157,11 +151,11 @@ TEST_CASE("fit: a NaN loss stops training, names the step, keeps the last good c
     m.initialize(1);
     train::next_item_objective inner(m, train::loss_kind::cross_entropy);
     poisoned<decltype(inner)> obj{inner, 10};  // 8 batches per epoch: step 10 is in epoch 2
-    REQUIRE_THROWS_WITH(train::fit(obj, split, ds, toy_train(3), dir.path),
+    REQUIRE_THROWS_WITH(train::fit(obj, split, ds, toy_train(3), dir.path()),
                         Catch::Contains("training diverged at step 10 (epoch 2, batch 2)") &&
                             Catch::Contains("checkpoint (epoch 1)"));
   });
-  const auto state = nlohmann::json::parse(io::read_file(dir.path / "state.json"));
+  const auto state = nlohmann::json::parse(io::read_file(dir.path() / "state.json"));
   CHECK(state.at("epoch") == 1);
 }
 
@@ -173,21 +167,21 @@ TEST_CASE("checkpoints: weights round-trip; a different shape is a clear error",
   model::with_recommender<be>(toy_model("llama"), true, [&](auto& m) {
     m.initialize(1);
     train::next_item_objective obj(m, train::loss_kind::sampled_bce);
-    train::fit(obj, split, ds, toy_train(1), dir.path);
+    train::fit(obj, split, ds, toy_train(1), dir.path());
     trained.assign(m.parameters().values_data(), m.parameters().values_data() + m.parameters().total_size());
   });
-  model::with_checkpoint<be>(dir.path, [&](auto& m) {
+  model::with_checkpoint<be>(dir.path(), [&](auto& m) {
     CHECK(std::equal(trained.begin(), trained.end(), m.parameters().values_data()));
   });
   auto wider = toy_model("llama");
   wider.dim = 24;
   wider.heads = 2;
   model::with_recommender<be>(wider, false, [&](auto& m) {
-    REQUIRE_THROWS_WITH(train::load_model_weights(dir.path, m.parameters()),
+    REQUIRE_THROWS_WITH(train::load_model_weights(dir.path(), m.parameters()),
                         Catch::Contains("item_embedding.weight") && Catch::Contains("expected [41, 24]"));
   });
-  fs::resize_file(dir.path / "model.safetensors", 100);  // truncated
-  REQUIRE_THROWS_AS(model::with_checkpoint<be>(dir.path, [](auto&) {}), slmrec::error);
+  fs::resize_file(dir.path() / "model.safetensors", 100);  // truncated
+  REQUIRE_THROWS_AS(model::with_checkpoint<be>(dir.path(), [](auto&) {}), slmrec::error);
 }
 
 }  // namespace slmrec

@@ -149,20 +149,9 @@ class recommender {
   // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
   double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {}) {
     select_rows(targets);
-    const index m = index(sel_rows_.size()), d = cfg_.dim;
-    nn::ensure_size(dhidden_, in_.rows() * d);
-    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
-    double loss = 0.0;
-    if (m > 0) {
-      nn::ensure_size(sel_h_, m * d);
-      nn::ensure_size(dsel_h_, m * d);
-      BE::fill(dsel_h_.data(), m * d, T(0));
-      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
-      loss = head_cross_entropy(sel_h_.data(), dsel_h_.data(), m, 1.0 / double(m)) / double(m);
-      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
-    }
-    backward_encoder(dhidden_.data(), extra);
-    return loss;
+    return selected_rows_loss(extra, [&](const T* h, T* dh, index m) {
+      return head_cross_entropy(h, dh, m, 1.0 / double(m));
+    });
   }
 
   // Multi-supervision: the extra head j (its own norm, then the model's item
@@ -194,25 +183,13 @@ class recommender {
   double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives) {
     require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
     select_rows(targets);
-    const index m = index(sel_rows_.size()), d = cfg_.dim;
     std::vector<std::int32_t> neg(sel_rows_.size());
     for (std::size_t i = 0; i < sel_rows_.size(); ++i) neg[i] = negatives[std::size_t(sel_rows_[i])];
     upload_ints(neg, neg_dev_);
-    nn::ensure_size(dhidden_, in_.rows() * d);
-    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
-    double loss = 0.0;
-    if (m > 0) {
-      nn::ensure_size(sel_h_, m * d);
-      nn::ensure_size(dsel_h_, m * d);
-      BE::fill(dsel_h_.data(), m * d, T(0));
-      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
-      loss = bce_.forward_backward(sel_h_.data(), items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, d,
-                                   dsel_h_.data(), items_.weight.grad, 1.0 / double(m)) /
-             double(m);
-      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
-    }
-    backward_encoder(dhidden_.data());
-    return loss;
+    return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
+      return bce_.forward_backward(h, items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, cfg_.dim, dh,
+                                   items_.weight.grad, 1.0 / double(m));
+    });
   }
 
   // Scores of every item (column 0 = padding) for the last position of each
@@ -310,6 +287,28 @@ class recommender {
     }
     upload_ints(sel_rows_, sel_dev_);
     upload_ints(sel_targets_, tgt_dev_);
+  }
+
+  // The shared frame of the training losses: gather the final states of the
+  // selected rows, let `loss(h, dh, m)` return its summed loss and add the
+  // gradient of the mean into dh, scatter dh back and run the encoder's
+  // backward (with `extra` gradients at block outputs). Returns the mean.
+  template <class Loss>
+  double selected_rows_loss(std::span<const T* const> extra, Loss&& loss) {
+    const index m = index(sel_rows_.size()), d = cfg_.dim;
+    nn::ensure_size(dhidden_, in_.rows() * d);
+    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
+    double mean = 0.0;
+    if (m > 0) {
+      nn::ensure_size(sel_h_, m * d);
+      nn::ensure_size(dsel_h_, m * d);
+      BE::fill(dsel_h_.data(), m * d, T(0));
+      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
+      mean = loss(sel_h_.data(), dsel_h_.data(), m) / double(m);
+      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
+    }
+    backward_encoder(dhidden_.data(), extra);
+    return mean;
   }
 
   // Cross-entropy of the m selected rows h against every item; adds into dh
