@@ -252,6 +252,11 @@ int main(int argc, char** argv) {
     sl::io::write_file_atomically(out / "depth.svg",
                                   sl::pipeline::svg_plot("Test NDCG@10 against depth", "layers", "NDCG@10", plot));
     fmt::print("\n{}\nwrote {} and {}\n", md, (out / "results.md").string(), (out / "depth.svg").string());
+    // A sequential model that does not beat popularity has learned nothing: fail loudly.
+    for (const auto& r : rows)
+      if (r.layers > 0 && r.test.mean("NDCG@10") <= rows.front().test.mean("NDCG@10"))
+        sl::fail("{} (NDCG@10 {:.4f}) does not beat popularity ({:.4f})", r.model, r.test.mean("NDCG@10"),
+                 rows.front().test.mean("NDCG@10"));
   } catch (const std::exception& e) {
     fmt::print(stderr, "pipeline: error: {}\n", e.what());
     return 1;
