@@ -10,7 +10,7 @@ namespace slmrec::nn {
 struct context {
   index batch = 0;                          // B sequences
   index length = 0;                         // T positions each; rows = B * T
-  const std::int32_t* positions = nullptr;  // [B, T] position ids (backend memory); nullptr = 0..T-1 not allowed for RoPE
+  const std::int32_t* positions = nullptr;  // [B, T] position ids (backend memory); RoPE layers need them
   const std::int32_t* key_mask = nullptr;   // [B, T] 1 = real item, 0 = padding; nullptr = no padding
   bool training = false;                    // dropout on
   std::uint64_t seed = 0;                   // dropout masks of this step derive from it

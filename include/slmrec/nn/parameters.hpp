@@ -113,6 +113,7 @@ class parameter_store {
     return n;
   }
   T* values_data() { return values_.data(); }
+  const T* values_data() const { return values_.data(); }
   T* grads_data() { return grads_.data(); }
 
  private:

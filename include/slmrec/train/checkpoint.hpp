@@ -150,15 +150,6 @@ void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& con
                                            {"metrics.jsonl", metrics}});
 }
 
-// Writes an inference-only checkpoint (config + weights), e.g. a distilled or compressed model.
-template <backend::backend BE>
-void save_model(const std::filesystem::path& dir, const nlohmann::json& config, const nn::parameter_store<BE>& ps) {
-  io::safetensors_writer w;
-  w.set_metadata("format", "slmrec");
-  detail::add_tensors(w, ps, const_cast<nn::parameter_store<BE>&>(ps).values_data(), "");
-  detail::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"}, {"model.safetensors", w.serialize()}});
-}
-
 inline nlohmann::json read_checkpoint_config(const std::filesystem::path& dir) {
   const auto file = dir / "config.json";
   require(std::filesystem::exists(file), "{}: not a checkpoint directory (no config.json)", dir.string());
