@@ -142,8 +142,7 @@ class distiller {
         terms.ms += student_.aux_cross_entropy(targets_, index(j), w_.ms / double(aux.size()), layer_grad(aux[j])) /
                     double(aux.size());
     // The student's own cross-entropy runs the one backward, with all of the above as extra gradients.
-    std::vector<const T*> extra(extra_ptr_.begin(), extra_ptr_.end());
-    terms.ce = student_.train_cross_entropy(targets_, extra);
+    terms.ce = student_.train_cross_entropy(targets_, extra_ptr_);
     terms.total = terms.ce + w_.cos * terms.cosine + w_.norm * terms.norm + w_.ms * terms.ms;
     last_ = terms;
     return terms.total;
@@ -170,7 +169,6 @@ class distiller {
     ++teacher_forwards_;
     require(teacher_.input().length == student_.input().length, "distiller: teacher and student trimmed differently");
     nn::ensure_size(t_rows_, n * d);
-    std::vector<T> host(static_cast<std::size_t>(n * d));
     for (index k = 1; k <= map_.blocks; ++k) {
       BE::gather_rows(teacher_.layers().output(map_.teacher_layer(k)), rows_dev_.data(), t_rows_.data(), n, d);
       BE::scatter_rows(t_rows_.data(), cache_rows_dev_.data(), cache_.data() + (k - 1) * offset_.back() * d, n, d);
@@ -190,7 +188,7 @@ class distiller {
   typename BE::template buffer<std::int32_t> rows_dev_, cache_rows_dev_;
   typename BE::template buffer<T> t_rows_, s_rows_, ds_rows_;
   std::vector<typename BE::template buffer<T>> extra_;
-  std::vector<T*> extra_ptr_;
+  std::vector<const T*> extra_ptr_;  // [student layers]: the extra gradient at each block output, or null
   distill_terms last_;
   index teacher_forwards_ = 0;
 };
