@@ -59,6 +59,37 @@ TEST_CASE("attention probabilities: causal, masked, normalised", "[backend]") {
     }
 }
 
+TEST_CASE("attention kernels match their plain _ref twins (GQA, padding, odd sizes)", "[backend]") {
+  using be = backend::eigen_cpu;
+  for (auto [B, T, H, KV, D] : {std::tuple{1, 1, 1, 1, 2}, {2, 7, 4, 2, 6}, {3, 50, 4, 4, 32}, {2, 33, 6, 1, 16}}) {
+    const auto qn = std::size_t(B * T * H * D), kn = std::size_t(B * T * KV * D);
+    const auto to_f = [](const std::vector<double>& x) { return std::vector<float>(x.begin(), x.end()); };
+    const auto q = to_f(test::random_vector(index(qn), 1)), k = to_f(test::random_vector(index(kn), 2)),
+               v = to_f(test::random_vector(index(kn), 3)), dout = to_f(test::random_vector(index(qn), 4));
+    std::vector<std::int32_t> mask(std::size_t(B * T), 1);
+    for (index b = 0; b < B; ++b)  // left padding of b cells in row b
+      for (index s = 0; s < std::min<index>(b, T - 1); ++s) mask[std::size_t(b * T + s)] = 0;
+    std::vector<float> out(qn), out_ref(qn), probs(std::size_t(B * H * T * T)), probs_ref(probs.size());
+    be::attention_forward(q.data(), k.data(), v.data(), mask.data(), out.data(), probs.data(), B, T, H, KV, D);
+    be::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), out_ref.data(), probs_ref.data(), B, T, H, KV,
+                              D);
+    std::vector<float> dq(qn, 0.f), dk(kn, 0.f), dv(kn, 0.f), dq_ref(qn, 0.f), dk_ref(kn, 0.f), dv_ref(kn, 0.f);
+    be::attention_backward(q.data(), k.data(), v.data(), probs.data(), dout.data(), dq.data(), dk.data(), dv.data(), B,
+                           T, H, KV, D);
+    be::attention_backward_ref(q.data(), k.data(), v.data(), probs_ref.data(), dout.data(), dq_ref.data(),
+                               dk_ref.data(), dv_ref.data(), B, T, H, KV, D);
+    const auto err = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return test::relative_error(std::vector<double>(a.begin(), a.end()), std::vector<double>(b.begin(), b.end()));
+    };
+    INFO("B=" << B << " T=" << T << " H=" << H << " KV=" << KV << " D=" << D);
+    CHECK(err(out, out_ref) < 1e-5);
+    CHECK(err(probs, probs_ref) < 1e-5);
+    CHECK(err(dq, dq_ref) < 1e-5);
+    CHECK(err(dk, dk_ref) < 1e-5);
+    CHECK(err(dv, dv_ref) < 1e-5);
+  }
+}
+
 TEST_CASE("exp_fast: relative error below 3e-7 over the float range", "[backend]") {
   double worst = 0.0;
   for (double x = -87.0; x <= 88.3; x += 0.0137) {
@@ -104,13 +135,13 @@ TEST_CASE("softmax_rows and the fused cross-entropy kernel against plain formula
 
 TEST_CASE("chunked full-softmax loss equals the unchunked formula, gradients included", "[nn][gradcheck]") {
   using be = backend::eigen_cpu_f64;
-  const index n = 40, items = 70000, d = 3;  // 70000 items: chunks of 29 rows, so two chunks
-  REQUIRE(nn::full_softmax_loss<be>::chunk_rows(items) < n);
+  const index n = 40, items = 70000, d = 3;
+  nn::full_softmax_loss<be> loss(items * 29);  // chunks of 29 rows, so two chunks
+  REQUIRE(loss.chunk_rows(items) == 29);
   const auto h = test::random_vector(n * d, 1, 0.5), w = test::random_vector(items * d, 2, 0.5);
   std::vector<std::int32_t> targets(static_cast<std::size_t>(n));
   for (index i = 0; i < n; ++i) targets[std::size_t(i)] = std::int32_t(1 + (i * 7919) % (items - 1));
   std::vector<double> dh(h.size(), 0.0), dw(w.size(), 0.0);
-  nn::full_softmax_loss<be> loss;
   const double total = loss.forward_backward(h.data(), w.data(), nullptr, targets.data(), n, items, d, dh.data(),
                                              dw.data(), nullptr, 1.0);
   double expected = 0;

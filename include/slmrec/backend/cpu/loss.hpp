@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 
+#include <Eigen/Core>
+
 #include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
@@ -15,6 +17,11 @@ namespace slmrec::backend::cpu {
 
 template <class T>
 struct loss_kernels {
+  // Vectorised reductions (Eigen's packet code): a plain `sum += x[i]` loop
+  // stays scalar without -ffast-math, and these run over every item.
+  static T max_of(const T* x, index n) { return Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(x, n).maxCoeff(); }
+  static T sum_of(const T* x, index n) { return Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(x, n).sum(); }
+
   // dst[i, :] = src[rows[i], :]
   static void gather_rows(const T* src, const std::int32_t* rows, T* dst, index n, index dim) {
     SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
@@ -54,10 +61,10 @@ struct loss_kernels {
     SLMREC_OMP(parallel for if (n * cols > parallel_threshold))
     for (index i = 0; i < n; ++i) {
       T* row = x + i * cols;
-      const T m = *std::max_element(row, row + cols);
-      T total = 0;
-      for (index c = 0; c < cols; ++c) total += (row[c] = exp_kernel(row[c] - m));
-      for (index c = 0; c < cols; ++c) row[c] /= total;
+      const T m = max_of(row, cols);
+      for (index c = 0; c < cols; ++c) row[c] = exp_kernel(row[c] - m);
+      const T inv = T(1) / sum_of(row, cols);
+      for (index c = 0; c < cols; ++c) row[c] *= inv;
     }
   }
 
@@ -70,10 +77,10 @@ struct loss_kernels {
     for (index i = 0; i < n; ++i) {
       T* row = logits + i * cols;
       const index t = targets[i];
-      const T m = *std::max_element(row + 1, row + cols);
+      const T m = max_of(row + 1, cols - 1);
       const T target_logit = row[t];
-      T sum = 0;
-      for (index c = 1; c < cols; ++c) sum += (row[c] = exp_kernel(row[c] - m));
+      for (index c = 1; c < cols; ++c) row[c] = exp_kernel(row[c] - m);
+      const T sum = sum_of(row + 1, cols - 1);
       total += std::log(double(sum)) + double(m) - double(target_logit);  // -log p_t
       const T inv = scale / sum;
       row[0] = 0;

@@ -1,0 +1,228 @@
+// Times a preset of ../shared/bench/presets.json with this library, with the
+// workload definitions of ../shared/bench/torch_reference.py:
+//   train    forward, next-item cross-entropy over all items (at every
+//            position or the last, as the preset says), backward, AdamW step
+//   infer    forward, scores of the last position against all items, top-10
+//   latency  one user (the preset's sequence length): recommend() top-10
+//   peak     a large square float32 matrix product with this library's GEMM
+// One JSON line per measurement, the same fields as the PyTorch script plus
+// `flops` (the model FLOPs of one call, formula below) and `gflops_per_s`.
+//   bench_presets --preset teacher --what train,infer,latency --reps 10
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/io/atomic_file.hpp>
+#include <slmrec/model/factory.hpp>
+#include <slmrec/model/serving.hpp>
+#include <slmrec/train/adamw.hpp>
+#include <slmrec/version.hpp>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace {
+
+using be = slmrec::backend::eigen_cpu;
+using slmrec::index;
+
+struct timing {
+  double median = 0, min = 0, max = 0;
+};
+
+template <class F>
+timing time_calls(F&& f, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+struct preset {
+  std::string name, arch, loss_positions;
+  index d, heads, kv_heads, ffn, layers, seq, items, batch;
+};
+
+// Model FLOPs, counted the usual way: 2 per multiply-add of every matrix
+// product in the forward pass, 3x that for forward + backward (the backward
+// pass has two products per forward one). Per layer and token: the four
+// attention projections and the feed-forward products; per sequence and
+// layer: Q K^T and P V over the full T x T (no causal discount); the head: a
+// dot product with every item at each scored position. Norms, softmax,
+// activations and the optimizer are not counted.
+double model_flops(const preset& p, bool train) {
+  const double d = double(p.d), hd = d / double(p.heads), kv = double(p.kv_heads) * hd, f = double(p.ffn);
+  const double t = double(p.seq), b = double(p.batch), v = double(p.items + 1);
+  const double proj = p.arch == "llama" ? d * d * 2 + d * kv * 2 + 3 * d * f : 4 * d * d + 2 * d * f;
+  const double layer = 2 * b * t * proj + 4 * b * t * t * d;
+  const double scored = train && p.loss_positions == "all" ? b * t : b;
+  const double forward = double(p.layers) * layer + 2 * scored * d * v;
+  return train ? 3 * forward : forward;
+}
+
+slmrec::model::recommender_config config_of(const preset& p) {
+  slmrec::model::recommender_config c;
+  c.arch = p.arch;
+  c.num_items = p.items;
+  c.dim = p.d;
+  c.heads = p.heads;
+  c.kv_heads = p.kv_heads;
+  c.ffn = p.ffn;
+  c.layers = p.layers;
+  c.max_len = p.seq;
+  c.dropout = 0.0;  // timing workloads use dropout 0
+  c.head = p.arch == "llama" ? "classifier" : "tied";  // as torch_reference.py
+  return c;
+}
+
+struct options {
+  std::string what = "train,infer,latency";
+  int reps = 10, warmup = 3;
+};
+
+nlohmann::json base_record(const preset& p, index params) {
+  int threads = 1;
+#if defined(_OPENMP)
+  threads = omp_get_max_threads();
+#endif
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  return {{"impl", "slmrec"},         {"version", slmrec::version},
+          {"preset", p.name},         {"device", "cpu"},
+          {"dtype", "fp32"},          {"batch", p.batch},
+          {"layers", p.layers},       {"threads", threads},
+          {"params", params},         {"openblas_coretype", coretype ? coretype : ""}};
+}
+
+void emit(nlohmann::json rec, const std::string& what, const timing& t, double flops, index batch) {
+  rec["what"] = what;
+  rec["ms_median"] = t.median;
+  rec["ms_min"] = t.min;
+  rec["ms_max"] = t.max;
+  rec["seqs_per_s"] = double(batch) / t.median * 1e3;
+  if (flops > 0) {
+    rec["flops"] = flops;
+    rec["gflops_per_s"] = flops / t.median * 1e-6;
+  }
+  fmt::print("{}\n", rec.dump());
+  std::fflush(stdout);
+}
+
+template <class Model>
+void run(Model& m, const preset& p, const options& o) {
+  slmrec::rng gen(0);
+  const index b = p.batch, t = p.seq;
+  std::vector<std::int32_t> seq(std::size_t(b * (t + 1)));
+  for (auto& id : seq) id = std::int32_t(1 + gen.below(std::uint64_t(p.items)));
+  std::vector<std::int32_t> items(std::size_t(b * t)), targets(std::size_t(b * t), 0);
+  for (index r = 0; r < b; ++r)
+    for (index c = 0; c < t; ++c) {
+      items[std::size_t(r * t + c)] = seq[std::size_t(r * (t + 1) + c)];
+      const bool scored = p.loss_positions == "all" || c == t - 1;
+      if (scored) targets[std::size_t(r * t + c)] = seq[std::size_t(r * (t + 1) + c + 1)];
+    }
+  const auto rec = base_record(p, m.parameters().count());
+  const auto wanted = [&](const char* w) { return ("," + o.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
+
+  if (wanted("train")) {
+    slmrec::train::adamw<be> opt(m.parameters(), {});
+    const auto step = [&] {
+      m.parameters().zero_grads();
+      m.encode(items, b, t, true, 0);
+      m.train_cross_entropy(targets);
+      opt.step();
+    };
+    emit(rec, "train", time_calls(step, o.warmup, o.reps), model_flops(p, true), b);
+  }
+  if (wanted("infer")) {
+    slmrec::model::server<Model> serve(m);
+    std::vector<std::int32_t> top(std::size_t(b * 10));
+    const auto step = [&] { serve.recommend(items, b, t, 10, false, top); };
+    emit(rec, "infer", time_calls(step, o.warmup, o.reps), model_flops(p, false), b);
+  }
+  if (wanted("latency")) {
+    slmrec::model::server<Model> serve(m);
+    const std::span<const std::int32_t> history(items.data(), std::size_t(t));
+    std::vector<std::int32_t> top(10);
+    const auto one = [&] { serve.recommend(history, 10, true, top); };
+    preset single = p;
+    single.batch = 1;
+    emit(rec, "latency", time_calls(one, o.warmup * 10, o.reps * 20), model_flops(single, false), 1);
+  }
+}
+
+// A square float32 product of size n with this library's GEMM: the peak our
+// own matrix products reach on this machine (the driver script also measures
+// the BLAS's).
+void run_peak(index n, const options& o) {
+  std::vector<float> a(std::size_t(n * n)), b(a.size()), c(a.size());
+  slmrec::rng gen(1);
+  for (auto& v : a) v = float(gen.normal());
+  for (auto& v : b) v = float(gen.normal());
+  const auto t = time_calls([&] { be::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); },
+                            1, std::max(3, o.reps / 2));
+  preset p{"peak", "gemm", "", n, 1, 1, 0, 0, 0, 0, 1};
+  auto rec = base_record(p, 0);
+  rec.erase("layers");
+  rec["n"] = n;
+  emit(rec, "peak", t, 2.0 * double(n) * double(n) * double(n), 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time a preset's training step, inference batch and one-user latency with slmrec"};
+  std::string name = "teacher", presets_file = SLMREC_SHARED_DIR "/bench/presets.json";
+  options o;
+  int threads = 0, layers = 0, batch = 0;
+  slmrec::index peak_n = 2048;
+  app.add_option("--preset", name, "preset name in the presets file");
+  app.add_option("--presets", presets_file, "presets.json");
+  app.add_option("--what", o.what, "comma-separated: train, infer, latency, peak");
+  app.add_option("--reps", o.reps, "timed repetitions")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "untimed repetitions first")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "OpenMP threads (0 = OMP_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--layers", layers, "override the preset's depth")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", batch, "override the preset's batch")->check(CLI::NonNegativeNumber);
+  app.add_option("--peak-n", peak_n, "size of the square product for --what peak")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  try {
+#if defined(_OPENMP)
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    if (o.what == "peak") {
+      run_peak(peak_n, o);
+      return 0;
+    }
+    const auto all = nlohmann::json::parse(slmrec::io::read_file(presets_file));
+    slmrec::require(all.contains(name), "{}: no preset '{}'", presets_file, name);
+    const auto& j = all.at(name);
+    preset p{name, j.at("arch"), j.at("loss_positions"), j.at("d"), j.at("heads"), j.at("kv_heads"), j.at("ffn"),
+             j.at("layers"), j.at("seq"), j.at("items"), j.at("batch")};
+    if (layers > 0) p.layers = layers;
+    if (batch > 0) p.batch = batch;
+    slmrec::model::with_recommender<be>(config_of(p), true, [&](auto& m) {
+      m.initialize(0);
+      run(m, p, o);
+    });
+    if (o.what.find("peak") != std::string::npos) run_peak(peak_n, o);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_presets: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
