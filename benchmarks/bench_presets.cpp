@@ -59,20 +59,27 @@ struct preset {
 };
 
 // Model FLOPs, counted the usual way: 2 per multiply-add of every matrix
-// product in the forward pass, 3x that for forward + backward (the backward
-// pass has two products per forward one). Per layer and token: the four
-// attention projections and the feed-forward products; per sequence and
-// layer: Q K^T and P V over the full T x T (no causal discount); the head: a
-// dot product with every item at each scored position. Norms, softmax,
-// activations and the optimizer are not counted.
+// product the job needs, 3x the forward for forward + backward (the backward
+// has two products per forward one). Per layer and token: the four attention
+// projections and the feed-forward products; per sequence and layer: Q K^T
+// and P V over the full T x T (no causal discount); the head: a dot product
+// with every item at each scored position. Inference needs the last position
+// only, so its last layer counts the key/value projections for every token
+// and the rest for one token per sequence (what the library computes; a
+// framework computing every position does more work, not more useful work).
+// Norms, softmax, activations and the optimizer are not counted.
 double model_flops(const preset& p, bool train) {
   const double d = double(p.d), hd = d / double(p.heads), kv = double(p.kv_heads) * hd, f = double(p.ffn);
   const double t = double(p.seq), b = double(p.batch), v = double(p.items + 1);
-  const double proj = p.arch == "llama" ? d * d * 2 + d * kv * 2 + 3 * d * f : 4 * d * d + 2 * d * f;
-  const double layer = 2 * b * t * proj + 4 * b * t * t * d;
-  const double scored = train && p.loss_positions == "all" ? b * t : b;
-  const double forward = double(p.layers) * layer + 2 * scored * d * v;
-  return train ? 3 * forward : forward;
+  const double kv_proj = p.arch == "llama" ? 2 * d * kv : 2 * d * d;
+  const double other_proj = p.arch == "llama" ? 2 * d * d + 3 * d * f : 2 * d * d + 2 * d * f;
+  const double layer = 2 * b * t * (kv_proj + other_proj) + 4 * b * t * t * d;
+  if (train) {
+    const double scored = p.loss_positions == "all" ? b * t : b;
+    return 3 * (double(p.layers) * layer + 2 * scored * d * v);
+  }
+  const double last_layer = 2 * b * t * kv_proj + 2 * b * other_proj + 4 * b * t * d;
+  return double(p.layers - 1) * layer + last_layer + 2 * b * d * v;
 }
 
 slmrec::model::recommender_config config_of(const preset& p) {

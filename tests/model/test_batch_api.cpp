@@ -2,7 +2,9 @@
 // read back by NumPy itself where it is installed (else by xtensor).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <numeric>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +16,7 @@
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/batch_api.hpp>
 #include <slmrec/model/recommender.hpp>
+#include <slmrec/model/serving.hpp>
 
 namespace slmrec {
 
@@ -56,6 +59,44 @@ TEST_CASE("batch API: scores, top-k without history, embeddings", "[model]") {
   for (std::size_t c = 0; c < 8; ++c) dot += double(users(1, c)) * double(items(7, c));
   CHECK(scores(1, 7) == Approx(dot).epsilon(1e-5));
   REQUIRE_THROWS_WITH(model::recommend(m, batch, 31), Catch::Contains("k = 31"));
+}
+
+TEST_CASE("top_k: best first, ties to the smaller id, against a full sort", "[model]") {
+  const std::vector<float> scores{9.f, 0.5f, 2.f, 2.f, -1.f, 7.f, 2.f, 0.5f};  // column 0 is padding
+  std::vector<std::int32_t> top(4);
+  model::top_k(scores, 4, top);
+  CHECK(top == std::vector<std::int32_t>{5, 2, 3, 6});
+  rng gen(3);
+  std::vector<float> many(1001);
+  for (auto& x : many) x = float(gen.below(50));  // many ties
+  std::vector<std::int32_t> ids(1000), fast(25);
+  std::iota(ids.begin(), ids.end(), 1);
+  std::stable_sort(ids.begin(), ids.end(), [&](auto a, auto b) { return many[std::size_t(a)] > many[std::size_t(b)]; });
+  model::top_k(many, 25, fast);
+  CHECK(std::equal(fast.begin(), fast.end(), ids.begin()));
+  REQUIRE_THROWS_WITH(model::top_k(scores, 8, top), Catch::Contains("k = 8"));
+}
+
+TEST_CASE("server: one user and a batch agree with the batch API's recommend", "[model]") {
+  model::recommender<backend::eigen_cpu, arch::llama> m(tiny(), false);
+  m.initialize(4);
+  const std::vector<std::vector<std::int32_t>> seqs{{3, 4, 5}, {7, 1, 9, 2, 8, 6, 30}};
+  const auto batch = model::pad_sequences(seqs, 6);
+  const auto expected = model::recommend(m, batch, 5);
+  model::server serve(m);
+  std::vector<std::int32_t> top(10);
+  serve.recommend(std::span(batch.data(), batch.size()), 2, 6, 5, true, top);
+  for (std::size_t r = 0; r < 2; ++r)
+    for (std::size_t j = 0; j < 5; ++j) CHECK(top[r * 5 + j] == expected(r, j));
+  // One user: the longer history is read through its last 6 items, and
+  // all 7 (the oldest included) are excluded from the answer.
+  const auto one = serve.recommend(seqs[1], 5);
+  const auto six = model::recommend(m, batch, 6);
+  std::vector<std::int32_t> without_7;
+  for (std::size_t j = 0; j < 6; ++j)
+    if (six(1, j) != 7) without_7.push_back(six(1, j));
+  for (std::size_t j = 0; j < 5; ++j) CHECK(one[j] == without_7[j]);
+  REQUIRE_THROWS_WITH(serve.recommend(std::vector<std::int32_t>{}, 5), Catch::Contains("history is empty"));
 }
 
 TEST_CASE("item embeddings exported to .npy read back with their values and shape", "[model][io]") {

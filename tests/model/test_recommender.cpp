@@ -136,4 +136,34 @@ TEST_CASE("recommender: trimming padding columns changes nothing", "[model]") {
   REQUIRE_THROWS_WITH(m.score_last(std::vector<std::int32_t>(3 * 6, 10), 3, 6, a), Catch::Contains("item id 10"));
 }
 
+TEST_CASE("inference of the last position only equals the full forward's last rows", "[model]") {
+  // encode_last runs the last block for one row per sequence (GQA, padding,
+  // the three heads); the full encode() is the reference.
+  const auto check = [](auto& m) {
+    m.initialize(2);
+    const index d = m.config().dim, v = m.config().num_items + 1;
+    const double* full = m.encode(items, 3, 6, false, 0);
+    const index L = m.input().length;
+    std::vector<double> expected;
+    for (index r = 0; r < 3; ++r)
+      for (index c = 0; c < d; ++c) expected.push_back(full[(r * L + L - 1) * d + c]);
+    const double* last = m.encode_last(items, 3, 6);
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(last[i] == Approx(expected[i]).margin(1e-12));
+    std::vector<float> scores(std::size_t(3 * v));
+    m.score_last(items, 3, 6, scores);  // through encode_last
+    for (float x : scores) CHECK(std::isfinite(x));
+  };
+  model::recommender<be64, arch::sasrec> sasrec(small("sasrec", "tied"));
+  check(sasrec);
+  for (const char* head : {"tied", "classifier", "projected"}) {
+    INFO(head);
+    auto cfg = small("llama", head);
+    cfg.heads = 4;
+    cfg.kv_heads = 2;
+    cfg.layers = 3;
+    model::recommender<be64, arch::llama> llama(cfg);
+    check(llama);
+  }
+}
+
 }  // namespace slmrec

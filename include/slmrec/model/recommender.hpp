@@ -84,32 +84,36 @@ class recommender {
   // items: [rows, columns] left-padded ids. Returns the final hidden states
   // [batch * length, dim] of the trimmed batch (see input()).
   const T* encode(std::span<const std::int32_t> items, index rows, index columns, bool training, std::uint64_t seed) {
-    in_.assign(items, rows, columns, cfg_.max_len, cfg_.num_items);
-    const index n = in_.rows(), d = cfg_.dim, di = cfg_.resolved_item_dim();
-    upload_ints(in_.items, ids_dev_);
-    upload_ints(in_.mask, mask_dev_);
-    upload_ints(in_.positions, pos_dev_);
-    ctx_ = {in_.batch, in_.length, pos_dev_.data(), mask_dev_.data(), training, seed};
-    nn::ensure_size(item_rows_, n * di);
-    nn::ensure_size(x_, n * d);
-    items_.forward(ids_dev_.data(), item_rows_.data(), n);
-    if (has(input_proj_)) {
-      input_proj_.forward(item_rows_.data(), x_.data(), n);
-    } else {
-      BE::copy(item_rows_.data(), x_.data(), n * d);
-    }
-    if (Arch::learned_positions) {
-      BE::scale(x_.data(), n * d, T(Arch::embedding_scale(cfg_)));
-      nn::ensure_size(pos_rows_, n * d);
-      BE::gather_rows(positions_.weight.value, pos_dev_.data(), pos_rows_.data(), n, d);
-      BE::axpy(T(1), pos_rows_.data(), x_.data(), n * d);
-    }
-    emb_drop_.forward(x_.data(), x_.data(), n * d, ctx_);
+    embed(items, rows, columns, training, seed);
+    const index n = in_.rows(), d = cfg_.dim;
     const T* h = stack_.forward(x_.data(), ctx_);
     nn::ensure_size(hidden_, n * d);
     final_norm_.forward(h, hidden_.data(), n);
     stack_out_ = h;
     return hidden_.data();
+  }
+
+  // Inference: the final hidden state at each row's last position only,
+  // [rows, dim]; the last block computes just those rows (stack::forward_last).
+  // No backward may follow.
+  const T* encode_last(std::span<const std::int32_t> items, index rows, index columns) {
+    embed(items, rows, columns, false, 0);
+    const index b = in_.batch, L = in_.length, d = cfg_.dim;
+    last_rows_.resize(std::size_t(b));
+    last_positions_.resize(std::size_t(b));
+    for (index r = 0; r < b; ++r) {
+      last_rows_[std::size_t(r)] = std::int32_t(r * L + L - 1);
+      last_positions_[std::size_t(r)] = in_.positions[std::size_t(r * L + L - 1)];
+    }
+    upload_ints(last_rows_, last_rows_dev_);
+    upload_ints(last_positions_, last_pos_dev_);
+    ctx_.last_rows = last_rows_dev_.data();
+    ctx_.last_positions = last_pos_dev_.data();
+    const T* h = stack_.forward_last(x_.data(), ctx_);
+    nn::ensure_size(last_hidden_, b * d);
+    final_norm_.forward(h, last_hidden_.data(), b);
+    stack_out_ = nullptr;
+    return last_hidden_.data();
   }
 
   // Backward from d loss / d hidden [rows, dim] (as encode returned) to every parameter.
@@ -197,26 +201,30 @@ class recommender {
   void score_last(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
     const index v = cfg_.num_items + 1, d = cfg_.dim;
     require(index(out.size()) == rows * v, "score_last: output holds {} values, expected {} x {}", out.size(), rows, v);
-    const T* h = encode(items, rows, columns, false, 0);
-    std::vector<std::int32_t> last(static_cast<std::size_t>(rows));
-    for (index r = 0; r < rows; ++r) last[std::size_t(r)] = std::int32_t(r * in_.length + in_.length - 1);
-    upload_ints(last, sel_dev_);
-    nn::ensure_size(sel_h_, rows * d);
-    BE::gather_rows(h, sel_dev_.data(), sel_h_.data(), rows, d);
-    nn::ensure_size(scores_, rows * v);
+    const T* q = encode_last(items, rows, columns);
+    // Host memory of the right type: the scores go straight into `out`.
+    constexpr bool direct = host_backend && std::is_same_v<T, float>;
+    if constexpr (!direct) nn::ensure_size(scores_, rows * v);
+    T* dst = nullptr;
+    if constexpr (direct) {
+      dst = out.data();
+    } else {
+      dst = scores_.data();
+    }
     const T* w = items_.weight.value;
-    const T* q = sel_h_.data();
     index k = d;
     if (has(classifier_)) {
       w = classifier_.weight.value;
     } else if (has(output_proj_)) {
       k = cfg_.resolved_item_dim();
       nn::ensure_size(proj_, rows * k);
-      output_proj_.forward(sel_h_.data(), proj_.data(), rows);
+      output_proj_.forward(q, proj_.data(), rows);
       q = proj_.data();
     }
-    BE::gemm(false, true, rows, v, k, T(1), q, k, w, k, T(0), scores_.data(), v);
-    if constexpr (std::is_same_v<T, float>) {
+    BE::gemm(false, true, rows, v, k, T(1), q, k, w, k, T(0), dst, v);
+    if constexpr (direct) {
+      return;
+    } else if constexpr (std::is_same_v<T, float>) {
       BE::download(scores_.data(), out.data(), rows * v);
     } else {
       std::vector<T> host(static_cast<std::size_t>(rows * v));
@@ -230,12 +238,14 @@ class recommender {
   void last_hidden(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
     const index d = cfg_.dim;
     require(index(out.size()) == rows * d, "last_hidden: output holds {} values, expected {} x {}", out.size(), rows, d);
-    const T* h = encode(items, rows, columns, false, 0);
-    std::vector<T> host(static_cast<std::size_t>(in_.rows() * d));
-    BE::download(h, host.data(), in_.rows() * d);
-    for (index r = 0; r < rows; ++r)
-      for (index c = 0; c < d; ++c)
-        out[std::size_t(r * d + c)] = float(host[std::size_t(((r + 1) * in_.length - 1) * d + c)]);
+    const T* h = encode_last(items, rows, columns);
+    if constexpr (std::is_same_v<T, float>) {
+      BE::download(h, out.data(), rows * d);
+    } else {
+      std::vector<T> host(static_cast<std::size_t>(rows * d));
+      BE::download(h, host.data(), rows * d);
+      for (std::size_t i = 0; i < host.size(); ++i) out[i] = float(host[i]);
+    }
   }
 
   // ---- access ---------------------------------------------------------------------------
@@ -250,6 +260,40 @@ class recommender {
   [[nodiscard]] index depth() const { return stack_.depth(); }
 
  private:
+  static constexpr bool host_backend = [] {
+    if constexpr (requires { BE::is_host; }) {
+      return bool(BE::is_host);
+    } else {
+      return false;
+    }
+  }();
+
+  // Item ids -> the stack's input x_ [rows, dim]: item rows (through the
+  // input projection), SASRec's scaled sum with learned positions, dropout.
+  void embed(std::span<const std::int32_t> items, index rows, index columns, bool training, std::uint64_t seed) {
+    in_.assign(items, rows, columns, cfg_.max_len, cfg_.num_items);
+    const index n = in_.rows(), d = cfg_.dim, di = cfg_.resolved_item_dim();
+    upload_ints(in_.items, ids_dev_);
+    upload_ints(in_.mask, mask_dev_);
+    upload_ints(in_.positions, pos_dev_);
+    ctx_ = {in_.batch, in_.length, pos_dev_.data(), mask_dev_.data(), training, seed};
+    nn::ensure_size(item_rows_, n * di);
+    nn::ensure_size(x_, n * d);
+    items_.forward(ids_dev_.data(), item_rows_.data(), n);
+    if (has(input_proj_)) {
+      input_proj_.forward(item_rows_.data(), x_.data(), n);
+    } else {
+      BE::copy(item_rows_.data(), x_.data(), n * d);
+    }
+    if (Arch::learned_positions) {
+      BE::scale(x_.data(), n * d, T(Arch::embedding_scale(cfg_)));
+      nn::ensure_size(pos_rows_, n * d);
+      BE::gather_rows(positions_.weight.value, pos_dev_.data(), pos_rows_.data(), n, d);
+      BE::axpy(T(1), pos_rows_.data(), x_.data(), n * d);
+    }
+    emb_drop_.forward(x_.data(), x_.data(), n * d, ctx_);
+  }
+
   static const recommender_config& checked(const recommender_config& cfg) {
     cfg.validate();
     require(cfg.arch == Arch::name, "model config says arch '{}', but this model type is '{}'", cfg.arch, Arch::name);
@@ -348,11 +392,12 @@ class recommender {
   sequence_input in_;
   nn::context ctx_{};
   const T* stack_out_ = nullptr;
-  std::vector<std::int32_t> sel_rows_, sel_targets_;
+  std::vector<std::int32_t> sel_rows_, sel_targets_, last_rows_, last_positions_;
   typename BE::template buffer<std::int32_t> ids_dev_, mask_dev_, pos_dev_, sel_dev_, tgt_dev_, neg_dev_;
+  typename BE::template buffer<std::int32_t> last_rows_dev_, last_pos_dev_;
   typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                      // forward
   typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_, dhidden_, sel_h_, dsel_h_;  // backward
-  typename BE::template buffer<T> proj_, dproj_, scores_;
+  typename BE::template buffer<T> proj_, dproj_, scores_, last_hidden_;
   typename BE::template buffer<T> aux_in_, aux_h_, daux_h_, daux_in_;  // multi-supervision heads
 };
 

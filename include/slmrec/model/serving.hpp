@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -54,8 +55,11 @@ class server {
     const index v = model_.config().num_items + 1;
     require(index(items.size()) == rows * columns, "recommend: {} ids for a [{}, {}] batch", items.size(), rows, columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
+    require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
     scores_.resize(std::size_t(rows * v));
     model_.score_last(items, rows, columns, scores_);
+    // Rows are independent: pick each row's top-k in parallel.
+    SLMREC_OMP(parallel for if (rows * v > backend::cpu::parallel_threshold))
     for (index r = 0; r < rows; ++r) {
       const std::span<float> s(scores_.data() + r * v, std::size_t(v));
       if (exclude_history)

@@ -77,6 +77,31 @@ class self_attention {
     o_proj.forward(att_.data(), y, rows);
   }
 
+  // Inference: the output at each sequence's last position only, y [B, C]
+  // (ctx.last_rows, ctx.last_positions set). Keys and values still cover
+  // every position; the query, attention and output projections shrink to B
+  // rows. Leaves no cache for a backward.
+  void forward_last(const T* x, T* y, const context& ctx) {
+    require(ctx.last_rows != nullptr && ctx.last_positions != nullptr, "self_attention::forward_last: no last rows");
+    const index rows = ctx.rows(), b = ctx.batch, hd = cfg_.heads * d_, kvd = cfg_.kv_heads * d_;
+    ensure_size(k_, rows * kvd);
+    ensure_size(v_, rows * kvd);
+    ensure_size(q_, b * hd);
+    ensure_size(att_, b * hd);
+    ensure_size(x_last_, b * cfg_.dim);
+    k_proj.forward(x, k_.data(), rows);
+    v_proj.forward(x, v_.data(), rows);
+    BE::gather_rows(x, ctx.last_rows, x_last_.data(), b, cfg_.dim);
+    q_proj.forward(x_last_.data(), q_.data(), b);
+    if (cfg_.rope) {
+      rope_.forward(q_.data(), ctx.last_positions, b, cfg_.heads);
+      rope_.forward(k_.data(), ctx.positions, rows, cfg_.kv_heads);
+    }
+    BE::attention_last(q_.data(), k_.data(), v_.data(), ctx.key_mask, att_.data(), b, ctx.length, cfg_.heads,
+                       cfg_.kv_heads, d_);
+    o_proj.forward(att_.data(), y, b);
+  }
+
   // dx += d/dx given dy (x is the forward's input).
   void backward(const T* x, const T* dy, T* dx, const context& ctx) {
     const index rows = ctx.rows(), hd = cfg_.heads * d_, kvd = cfg_.kv_heads * d_;
@@ -112,6 +137,7 @@ class self_attention {
   // forward cache: q, k after RoPE; attention output before o_proj; probabilities
   typename BE::template buffer<T> q_, k_, v_, att_, probs_;  // [B*T, H*D], [B*T, KV*D] x2, [B*T, H*D], [B, H, T, T]
   typename BE::template buffer<T> datt_, dq_, dk_, dv_;     // backward scratch, same shapes
+  typename BE::template buffer<T> x_last_;                  // forward_last: the last rows of x
 };
 
 }  // namespace slmrec::nn

@@ -14,6 +14,10 @@ struct context {
   const std::int32_t* key_mask = nullptr;   // [B, T] 1 = real item, 0 = padding; nullptr = no padding
   bool training = false;                    // dropout on
   std::uint64_t seed = 0;                   // dropout masks of this step derive from it
+  // Inference of the last position only (forward_last): the row index of each
+  // sequence's last cell and its position id, [B] each (backend memory).
+  const std::int32_t* last_rows = nullptr;
+  const std::int32_t* last_positions = nullptr;
 
   [[nodiscard]] index rows() const { return batch * length; }
 };

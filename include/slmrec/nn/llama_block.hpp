@@ -78,6 +78,23 @@ class llama_block {
     BE::add(mid_.data(), branch_.data(), y, n);
   }
 
+  // Inference: x [B*T, C] -> y [B, C], the output at each sequence's last
+  // position (see self_attention::forward_last). No dropout, no cache.
+  void forward_last(const T* x, T* y, const context& ctx) {
+    const index b = ctx.batch;
+    ensure_size(norm1_, ctx.rows() * dim_);
+    ensure_size(branch_, b * dim_);
+    ensure_size(mid_, b * dim_);
+    ensure_size(norm2_, b * dim_);
+    input_layernorm.forward(x, norm1_.data(), ctx.rows());
+    self_attn.forward_last(norm1_.data(), branch_.data(), ctx);
+    BE::gather_rows(x, ctx.last_rows, mid_.data(), b, dim_);
+    BE::axpy(T(1), branch_.data(), mid_.data(), b * dim_);
+    post_attention_layernorm.forward(mid_.data(), norm2_.data(), b);
+    mlp.forward(norm2_.data(), branch_.data(), b);
+    BE::add(mid_.data(), branch_.data(), y, b * dim_);
+  }
+
   // dx += d/dx given dy.
   void backward(const T* x, const T* dy, T* dx, const context& ctx) {
     const index rows = ctx.rows(), n = rows * dim_;

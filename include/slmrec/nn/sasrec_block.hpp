@@ -71,6 +71,24 @@ class sasrec_block {
     BE::add(mid_.data(), branch_.data(), y, n);
   }
 
+  // Inference: x [B*T, C] -> y [B, C], the output at each sequence's last
+  // position (see self_attention::forward_last). No dropout, no cache.
+  void forward_last(const T* x, T* y, const context& ctx) {
+    const index b = ctx.batch;
+    ensure_size(norm1_, ctx.rows() * dim_);
+    ensure_size(branch_, b * dim_);
+    ensure_size(mid_, b * dim_);
+    ensure_size(norm2_, b * dim_);
+    attention_norm.forward(x, norm1_.data(), ctx.rows());
+    self_attn.forward_last(norm1_.data(), branch_.data(), ctx);
+    BE::gather_rows(x, ctx.last_rows, mid_.data(), b, dim_);
+    BE::axpy(T(1), branch_.data(), mid_.data(), b * dim_);
+    ffn_norm.forward(mid_.data(), norm2_.data(), b);
+    context rows_only{b, 1, nullptr, nullptr, false, 0};
+    ffn.forward(norm2_.data(), branch_.data(), rows_only);
+    BE::add(mid_.data(), branch_.data(), y, b * dim_);
+  }
+
   void backward(const T* x, const T* dy, T* dx, const context& ctx) {
     const index rows = ctx.rows(), n = rows * dim_;
     ensure_size(dmid_, n);

@@ -85,6 +85,25 @@ class stack {
     return in;
   }
 
+  // Inference: x [B*T, C] -> the last block's output at each sequence's last
+  // position only, [B, C] (ctx.last_rows, ctx.last_positions set). Every block
+  // but the last runs in full, since the last one's keys read all positions.
+  // Leaves no cache for backward(); output(depth() - 1) is not updated.
+  const T* forward_last(const T* x, const context& ctx) {
+    const index n = ctx.rows() * dim_;
+    outputs_.resize(std::size_t(depth()));
+    const T* in = x;
+    for (index i = 0; i + 1 < depth(); ++i) {
+      ensure_size(outputs_[std::size_t(i)], n);
+      blocks_[std::size_t(i)].forward(in, outputs_[std::size_t(i)].data(), ctx);
+      in = outputs_[std::size_t(i)].data();
+    }
+    ensure_size(last_, ctx.batch * dim_);
+    blocks_[std::size_t(depth() - 1)].forward_last(in, last_.data(), ctx);
+    input_ = nullptr;
+    return last_.data();
+  }
+
   // Block i's output from the last forward: the hidden state after i+1 layers.
   [[nodiscard]] const T* output(index i) const { return outputs_[std::size_t(i)].data(); }
 
@@ -122,6 +141,7 @@ class stack {
   index dim_ = 0;
   std::vector<typename BE::template buffer<T>> outputs_;  // [depth] x [B*T, C]
   typename BE::template buffer<T> grad_a_, grad_b_;        // ping-pong gradient of the residual stream
+  typename BE::template buffer<T> last_;                   // forward_last's output [B, C]
   const T* input_ = nullptr;
 };
 

@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
@@ -35,10 +37,12 @@ struct attention_kernels {
   // A query with no visible key (a padded position at the left edge) gets a
   // zero output instead of NaN.
   //
-  // Per (sequence, head) the keys are first transposed to [D, T], so that the
-  // scores of one query against all keys are D axpy loops over the keys: they
-  // vectorise without a horizontal reduction (a dot product per key over
-  // D = 32 does not, without -ffast-math).
+  // Per (sequence, head) the work is two small matrix products, S = Q K^T and
+  // O = P V, each a [T, T] or [T, D] block that Eigen computes with its
+  // register-blocked kernel (single-threaded inside the parallel loop), and a
+  // masked row softmax in between. Computing S over the full T x T and
+  // masking afterwards wastes the upper triangle but keeps every inner loop
+  // a whole-register one; per-query loops were bound by their FMA latency.
   static void attention_forward(const T* q, const T* k, const T* v, const std::int32_t* key_mask, T* out, T* probs,
                                 index batch, index length, index heads, index kv_heads, index head_dim) {
     const index group = heads / kv_heads, L = length;
@@ -47,47 +51,61 @@ struct attention_kernels {
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index h = 0; h < heads; ++h) {
-        T* kt = scratch(head_dim * L + L);
-        T* keep = kt + head_dim * L;  // 1 = a visible key, 0 = padding
-        transpose_heads(k + b * L * kv_row + (h / group) * head_dim, kv_row, kt, L, head_dim);
-        for (index s = 0; s < L; ++s) keep[s] = (key_mask && key_mask[b * L + s] == 0) ? T(0) : T(1);
-        for (index t = 0; t < L; ++t) {
-          const T* qt = q + (b * L + t) * q_row + h * head_dim;
-          T* p = probs + ((b * heads + h) * L + t) * L;
-          T* o = out + (b * L + t) * q_row + h * head_dim;
-          const index n = t + 1;  // causal: keys 0..t
-          std::fill(p, p + L, T(0));
-          for (index d = 0; d < head_dim; ++d) {
-            const T qd = qt[d] * scale;
-            const T* kd = kt + d * L;
-            for (index s = 0; s < n; ++s) p[s] += qd * kd[s];
-          }
-          T max_score = -std::numeric_limits<T>::infinity();
-          for (index s = 0; s < n; ++s)
-            if (keep[s] != T(0)) max_score = std::max(max_score, p[s]);
-          std::fill(o, o + head_dim, T(0));
-          if (max_score == -std::numeric_limits<T>::infinity()) {  // no visible key
-            std::fill(p, p + n, T(0));
-            continue;
-          }
-          for (index s = 0; s < n; ++s) p[s] = exp_kernel(p[s] - max_score) * keep[s];
-          T total = 0;
-          for (index s = 0; s < n; ++s) total += p[s];
-          const T inv = T(1) / total;
-          for (index s = 0; s < n; ++s) p[s] *= inv;
-          for (index s = 0; s < n; ++s) {
-            if (p[s] == T(0)) continue;
-            const T ps = p[s];
-            const T* vs = v + (b * L + s) * kv_row + (h / group) * head_dim;
-            for (index d = 0; d < head_dim; ++d) o[d] += ps * vs[d];
-          }
+        const index g = h / group;
+        const const_strided Q(q + b * L * q_row + h * head_dim, L, head_dim, stride(q_row));
+        const const_strided K(k + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        const const_strided V(v + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        dense P(probs + (b * heads + h) * L * L, L, L);
+        strided O(out + b * L * q_row + h * head_dim, L, head_dim, stride(q_row));
+        P.noalias() = Q * K.transpose();
+        const std::int32_t* mask = key_mask ? key_mask + b * L : nullptr;
+        for (index t = 0; t < L; ++t) softmax_causal_row(P.data() + t * L, t, L, mask, scale);
+        O.noalias() = P * V;
+      }
+  }
+
+  // Inference: the one query of each sequence's last position against all of
+  // its keys. q, out: [B, H, D]; k, v: [B, T, KV, D]; key_mask as above.
+  // Equals the last row of attention_forward (tested).
+  static void attention_last(const T* q, const T* k, const T* v, const std::int32_t* key_mask, T* out, index batch,
+                             index length, index heads, index kv_heads, index head_dim) {
+    const index group = heads / kv_heads, L = length;
+    const T scale = T(1) / std::sqrt(T(head_dim));
+    const index q_row = heads * head_dim, kv_row = kv_heads * head_dim;
+    SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * head_dim > parallel_threshold))
+    for (index b = 0; b < batch; ++b)
+      for (index h = 0; h < heads; ++h) {
+        T* p = scratch(L);
+        const T* qt = q + b * q_row + h * head_dim;
+        const T* kb = k + b * L * kv_row + (h / group) * head_dim;
+        const T* vb = v + b * L * kv_row + (h / group) * head_dim;
+        T* o = out + b * q_row + h * head_dim;
+        T max_score = -std::numeric_limits<T>::infinity();
+        for (index s = 0; s < L; ++s) {
+          T dot = 0;
+          for (index d = 0; d < head_dim; ++d) dot += qt[d] * kb[s * kv_row + d];
+          p[s] = dot * scale;
+          if (!(key_mask && key_mask[b * L + s] == 0)) max_score = std::max(max_score, p[s]);
         }
+        if (max_score == -std::numeric_limits<T>::infinity()) {  // no visible key
+          std::fill(o, o + head_dim, T(0));
+          continue;
+        }
+        T total = 0;
+        for (index s = 0; s < L; ++s) {
+          p[s] = (key_mask && key_mask[b * L + s] == 0) ? T(0) : exp_kernel(p[s] - max_score);
+          total += p[s];
+        }
+        const T inv = T(1) / total;
+        for (index s = 0; s < L; ++s) p[s] *= inv;
+        weighted_rows(p, vb, kv_row, L, head_dim, o);
       }
   }
 
   // dq, dk, dv += gradients given dout. Parallel over (sequence, key/value
   // group) so that the heads sharing a key/value head never race on dk, dv.
-  // V is transposed per group for the same reason the forward transposes K.
+  // With dP = dO V^T and dS = P o (dP - rowsum(P o dP)) / sqrt(D):
+  // dQ += dS K, dK += dS^T Q, dV += P^T dO, each a small Eigen product.
   static void attention_backward(const T* q, const T* k, const T* v, const T* probs, const T* dout, T* dq, T* dk,
                                  T* dv, index batch, index length, index heads, index kv_heads, index head_dim) {
     const index group = heads / kv_heads, L = length;
@@ -96,38 +114,28 @@ struct attention_kernels {
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index g = 0; g < kv_heads; ++g) {
-        T* vt = scratch(head_dim * L + L);
-        T* dp = vt + head_dim * L;
-        transpose_heads(v + b * L * kv_row + g * head_dim, kv_row, vt, L, head_dim);
-        for (index h = g * group; h < (g + 1) * group; ++h)
+        dense dS(scratch(L * L), L, L);
+        const const_strided K(k + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        const const_strided V(v + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        strided dK(dk + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        strided dV(dv + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        for (index h = g * group; h < (g + 1) * group; ++h) {
+          const const_strided Q(q + b * L * q_row + h * head_dim, L, head_dim, stride(q_row));
+          const const_strided dO(dout + b * L * q_row + h * head_dim, L, head_dim, stride(q_row));
+          strided dQ(dq + b * L * q_row + h * head_dim, L, head_dim, stride(q_row));
+          const const_dense P(probs + (b * heads + h) * L * L, L, L);
+          dS.noalias() = dO * V.transpose();  // dP
           for (index t = 0; t < L; ++t) {
-            const T* p = probs + ((b * heads + h) * L + t) * L;
-            const T* dot = dout + (b * L + t) * q_row + h * head_dim;
-            const T* qt = q + (b * L + t) * q_row + h * head_dim;
-            T* dqt = dq + (b * L + t) * q_row + h * head_dim;
-            const index n = t + 1;
-            std::fill(dp, dp + n, T(0));
-            for (index d = 0; d < head_dim; ++d) {  // dp_s = <dout_t, v_s>
-              const T od = dot[d];
-              const T* vd = vt + d * L;
-              for (index s = 0; s < n; ++s) dp[s] += od * vd[s];
-            }
-            T weighted = 0;  // sum_s p_s * dp_s
-            for (index s = 0; s < n; ++s) weighted += p[s] * dp[s];
-            for (index s = 0; s < n; ++s) {
-              if (p[s] == T(0)) continue;
-              const T ps = p[s];
-              const T ds = ps * (dp[s] - weighted) * scale;  // d score (pre-scale)
-              const T* ks = k + (b * L + s) * kv_row + g * head_dim;
-              T* dks = dk + (b * L + s) * kv_row + g * head_dim;
-              T* dvs = dv + (b * L + s) * kv_row + g * head_dim;
-              for (index d = 0; d < head_dim; ++d) {
-                dvs[d] += ps * dot[d];
-                dqt[d] += ds * ks[d];
-                dks[d] += ds * qt[d];
-              }
-            }
+            const T* p = P.data() + t * L;
+            T* d = dS.data() + t * L;
+            T weighted = 0;
+            for (index s = 0; s < L; ++s) weighted += p[s] * d[s];
+            for (index s = 0; s < L; ++s) d[s] = p[s] * (d[s] - weighted) * scale;
           }
+          dQ.noalias() += dS * K;
+          dK.noalias() += dS.transpose() * Q;
+          dV.noalias() += P.transpose() * dO;
+        }
       }
   }
 
@@ -197,10 +205,60 @@ struct attention_kernels {
     if (index(buf.size()) < n) buf.resize(std::size_t(n));
     return buf.data();
   }
-  // dst [D, L] = the head_dim columns of src's L rows (row stride `stride`).
-  static void transpose_heads(const T* src, index stride, T* dst, index L, index head_dim) {
-    for (index s = 0; s < L; ++s)
-      for (index d = 0; d < head_dim; ++d) dst[d * L + s] = src[s * stride + d];
+  using row_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using stride = Eigen::OuterStride<>;
+  using strided = Eigen::Map<row_matrix, Eigen::Unaligned, stride>;
+  using const_strided = Eigen::Map<const row_matrix, Eigen::Unaligned, stride>;
+  using dense = Eigen::Map<row_matrix>;
+  using const_dense = Eigen::Map<const row_matrix>;
+
+  // Lanes of one 64-byte register, the width weighted_rows keeps its
+  // accumulators in (a loop that adds into memory instead waits on
+  // store-to-load forwarding at every step).
+  static constexpr index W = index(64 / sizeof(T));
+
+  // Row t of the scores, in place: scale, causal and padding mask (keys
+  // s > t or padded get probability 0), softmax. No visible key: all zero.
+  static void softmax_causal_row(T* p, index t, index L, const std::int32_t* mask, T scale) {
+    T max_score = -std::numeric_limits<T>::infinity();
+    for (index s = 0; s <= t; ++s)
+      if (!(mask && mask[s] == 0)) max_score = std::max(max_score, p[s]);
+    if (max_score == -std::numeric_limits<T>::infinity()) {
+      std::fill(p, p + L, T(0));
+      return;
+    }
+    const T shift = max_score * scale;
+    for (index s = 0; s <= t; ++s) p[s] = exp_kernel(p[s] * scale - shift);
+    if (mask)
+      for (index s = 0; s <= t; ++s)
+        if (mask[s] == 0) p[s] = T(0);
+    T total = 0;
+    for (index s = 0; s <= t; ++s) total += p[s];
+    const T inv = T(1) / total;
+    for (index s = 0; s <= t; ++s) p[s] *= inv;
+    std::fill(p + t + 1, p + L, T(0));
+  }
+
+  // o (= or, with `accumulate`, +=) sum_{s < n} w_s rows_s[0..D), rows_s at
+  // rows + s * stride; W output lanes at a time in registers.
+  static void weighted_rows(const T* w, const T* rows, index stride, index n, index head_dim, T* o,
+                            bool accumulate = false) {
+    index d0 = 0;
+    for (; d0 + W <= head_dim; d0 += W) {
+      T acc[W];
+      for (index j = 0; j < W; ++j) acc[j] = accumulate ? o[d0 + j] : T(0);
+      for (index s = 0; s < n; ++s) {
+        const T ws = w[s];
+        const T* r = rows + s * stride + d0;
+        for (index j = 0; j < W; ++j) acc[j] += ws * r[j];
+      }
+      for (index j = 0; j < W; ++j) o[d0 + j] = acc[j];
+    }
+    for (; d0 < head_dim; ++d0) {  // a head dimension that is not a multiple of W
+      T acc = accumulate ? o[d0] : T(0);
+      for (index s = 0; s < n; ++s) acc += w[s] * rows[s * stride + d0];
+      o[d0] = acc;
+    }
   }
   static void rotate(T* x, const std::int32_t* positions, const T* cos, const T* sin, index rows, index heads,
                      index head_dim, T direction) {

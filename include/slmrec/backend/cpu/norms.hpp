@@ -3,6 +3,8 @@
 // token. The forward keeps the per-row statistics the backward needs.
 #include <cmath>
 
+#include <Eigen/Core>
+
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -10,14 +12,20 @@ namespace slmrec::backend::cpu {
 
 template <class T>
 struct norm_kernels {
+  // Row reductions through Eigen's packet code: a plain `acc += ...` loop is a
+  // scalar chain bound by the add latency (no reassociation without
+  // -ffast-math), and these run on every token of every layer.
+  using row = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  static T dot(const T* a, const T* b, index n) { return (row(a, n) * row(b, n)).sum(); }
+  static T dot3(const T* a, const T* b, const T* c, index n) { return (row(a, n) * row(b, n) * row(c, n)).sum(); }
+
   // y = x / sqrt(mean(x^2) + eps) * w;  rstd[r] = 1 / sqrt(mean(x_r^2) + eps)
   static void rms_norm_forward(const T* x, const T* w, T* y, T* rstd, index rows, index cols, T eps) {
     SLMREC_OMP(parallel for if (rows * cols > parallel_threshold))
     for (index r = 0; r < rows; ++r) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
-      T ss = 0;
-      for (index c = 0; c < cols; ++c) ss += xr[c] * xr[c];
+      const T ss = dot(xr, xr, cols);
       const T s = T(1) / std::sqrt(ss / T(cols) + eps);
       rstd[r] = s;
       for (index c = 0; c < cols; ++c) yr[c] = xr[c] * s * w[c];
@@ -34,9 +42,7 @@ struct norm_kernels {
         const T* dyr = dy + r * cols;
         T* dxr = dx + r * cols;
         const T s = rstd[r];
-        T dot = 0;
-        for (index c = 0; c < cols; ++c) dot += dyr[c] * w[c] * xr[c];
-        const T mean_dot = dot * s / T(cols);  // mean(dy*w*xhat)
+        const T mean_dot = dot3(dyr, w, xr, cols) * s / T(cols);  // mean(dy*w*xhat)
         for (index c = 0; c < cols; ++c) dxr[c] += s * (dyr[c] * w[c] - xr[c] * s * mean_dot);
       }
     }
@@ -54,11 +60,8 @@ struct norm_kernels {
     for (index r = 0; r < rows; ++r) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
-      T m = 0;
-      for (index c = 0; c < cols; ++c) m += xr[c];
-      m /= T(cols);
-      T var = 0;
-      for (index c = 0; c < cols; ++c) var += (xr[c] - m) * (xr[c] - m);
+      const T m = row(xr, cols).sum() / T(cols);
+      const T var = (row(xr, cols) - m).square().sum();
       const T s = T(1) / std::sqrt(var / T(cols) + eps);
       mean[r] = m;
       rstd[r] = s;
@@ -76,14 +79,8 @@ struct norm_kernels {
         const T* dyr = dy + r * cols;
         T* dxr = dx + r * cols;
         const T m = mean[r], s = rstd[r];
-        T g_mean = 0, gx_mean = 0;
-        for (index c = 0; c < cols; ++c) {
-          const T g = dyr[c] * w[c];
-          g_mean += g;
-          gx_mean += g * (xr[c] - m) * s;
-        }
-        g_mean /= T(cols);
-        gx_mean /= T(cols);
+        const T g_mean = dot(dyr, w, cols) / T(cols);
+        const T gx_mean = (row(dyr, cols) * row(w, cols) * (row(xr, cols) - m)).sum() * s / T(cols);
         for (index c = 0; c < cols; ++c) dxr[c] += s * (dyr[c] * w[c] - g_mean - (xr[c] - m) * s * gx_mean);
       }
     }
