@@ -10,4 +10,5 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_export(CLI::App& app);
 void add_distill(CLI::App& app);
+void add_recommend(CLI::App& app);
 }  // namespace slmrec::cli

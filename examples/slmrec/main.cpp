@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   slmrec::cli::add_eval(app);
   slmrec::cli::add_export(app);
   slmrec::cli::add_distill(app);
+  slmrec::cli::add_recommend(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

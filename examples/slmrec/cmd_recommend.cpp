@@ -1,0 +1,126 @@
+// `slmrec recommend --checkpoint DIR (--history "ID ID ..." | --data FILE)
+//   [-k 10] [--keep-history] [--out FILE]`: serving. One history: its top-k
+// and the median latency of a request. A dataset: the top-k after each user's
+// whole history (batched), one line per user "user<TAB>id id ...", to --out
+// (written atomically) or stdout, and the throughput on stderr.
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/io/atomic_file.hpp>
+#include <slmrec/model/batch_api.hpp>
+#include <slmrec/model/factory.hpp>
+#include <slmrec/model/serving.hpp>
+
+#include "cmd_common.hpp"
+
+namespace slmrec::cli {
+
+namespace {
+
+std::vector<std::int32_t> parse_history(const std::string& text) {
+  std::vector<std::int32_t> ids;
+  std::istringstream in(text);
+  std::string token;
+  while (in >> token) {
+    std::size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(token, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    require(used == token.size() && id >= 1 && id <= INT32_MAX, "--history: '{}' is not an item id (expected an integer >= 1)",
+            token);
+    ids.push_back(std::int32_t(id));
+  }
+  require(!ids.empty(), "--history is empty (expected item ids separated by spaces, oldest first)");
+  return ids;
+}
+
+}  // namespace
+
+void add_recommend(CLI::App& app) {
+  struct options {
+    std::string checkpoint, history, data, format = "auto", out;
+    index k = 10, batch = 256;
+    bool keep_history = false;
+  };
+  auto o = std::make_shared<options>();
+  auto* cmd = app.add_subcommand("recommend", "Top-k next items for a history or for every user of a dataset");
+  cmd->add_option("--checkpoint", o->checkpoint, "checkpoint directory")->required();
+  auto* h = cmd->add_option("--history", o->history, "one user's item ids, oldest first, separated by spaces");
+  auto* d = cmd->add_option("--data", o->data, "dataset: recommend after each user's whole history");
+  h->excludes(d);
+  cmd->add_option("--format", o->format, "dataset format")->capture_default_str();
+  cmd->add_option("-k", o->k, "items per recommendation")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("--keep-history", o->keep_history, "allow items of the history in the answer");
+  cmd->add_option("--out", o->out, "write the dataset's recommendations here instead of stdout");
+  cmd->callback([o] {
+    require(!o->history.empty() || !o->data.empty(), "give --history or --data");
+    model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
+      model::server serve(m);
+      const index n_items = m.config().num_items;
+      if (!o->history.empty()) {
+        const auto history = parse_history(o->history);
+        for (auto id : history)
+          require(id <= n_items, "--history: item {} is outside this model's 1..{}", id, n_items);
+        std::vector<std::int32_t> top(std::size_t(o->k));
+        std::vector<double> ms;
+        for (int rep = 0; rep < 21; ++rep) {  // the first call allocates; the median is a warm request
+          const auto t0 = std::chrono::steady_clock::now();
+          serve.recommend(history, o->k, !o->keep_history, top);
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(ms.begin(), ms.end());
+        fmt::print("{}\n", fmt::join(top, " "));
+        fmt::print(stderr, "median latency {:.3f} ms over 21 requests (first {:.3f} ms)\n", ms[10], ms.back());
+        return;
+      }
+      data::load_options lo;
+      lo.input_format = data::parse_format(o->format);
+      const auto ds = data::read_dataset(o->data, lo);
+      require(ds.num_items == n_items, "{} has {} items but the checkpoint was trained with {}", o->data, ds.num_items,
+              n_items);
+      std::string text;
+      std::vector<std::int32_t> top;
+      const auto t0 = std::chrono::steady_clock::now();
+      const index max_len = m.config().max_len;
+      for (index u0 = 0; u0 < ds.num_users(); u0 += o->batch) {
+        const index n = std::min(o->batch, ds.num_users() - u0);
+        const auto users = std::span(ds.sequences).subspan(std::size_t(u0), std::size_t(n));
+        const auto batch = model::pad_sequences(users, max_len);
+        top.resize(std::size_t(n * o->k));
+        serve.recommend(std::span(batch.data(), batch.size()), n, max_len, o->k, !o->keep_history, top);
+        for (index r = 0; r < n; ++r) {
+          auto row = std::span(top).subspan(std::size_t(r * o->k), std::size_t(o->k));
+          const auto& history = users[std::size_t(r)];
+          // The batch holds the last max_len items; a longer history goes
+          // through the one-user path, which excludes all of it.
+          if (!o->keep_history && index(history.size()) > max_len) serve.recommend(history, o->k, true, row);
+          text += fmt::format("{}\t{}\n", u0 + r + 1, fmt::join(row, " "));
+        }
+      }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (o->out.empty()) {
+        fmt::print("{}", text);
+      } else {
+        io::write_file_atomically(o->out, text);
+      }
+      fmt::print(stderr, "{} users in {:.2f} s ({:.0f} users/s, batches of {}){}\n", ds.num_users(), secs,
+                 double(ds.num_users()) / secs, o->batch, o->out.empty() ? "" : ", written to " + o->out);
+    });
+  });
+}
+
+}  // namespace slmrec::cli
