@@ -75,30 +75,17 @@ struct attention_kernels {
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index h = 0; h < heads; ++h) {
-        T* p = scratch(L);
-        const T* qt = q + b * q_row + h * head_dim;
-        const T* kb = k + b * L * kv_row + (h / group) * head_dim;
-        const T* vb = v + b * L * kv_row + (h / group) * head_dim;
-        T* o = out + b * q_row + h * head_dim;
-        T max_score = -std::numeric_limits<T>::infinity();
-        for (index s = 0; s < L; ++s) {
-          T dot = 0;
-          for (index d = 0; d < head_dim; ++d) dot += qt[d] * kb[s * kv_row + d];
-          p[s] = dot * scale;
-          if (!(key_mask && key_mask[b * L + s] == 0)) max_score = std::max(max_score, p[s]);
-        }
-        if (max_score == -std::numeric_limits<T>::infinity()) {  // no visible key
-          std::fill(o, o + head_dim, T(0));
-          continue;
-        }
-        T total = 0;
-        for (index s = 0; s < L; ++s) {
-          p[s] = (key_mask && key_mask[b * L + s] == 0) ? T(0) : exp_kernel(p[s] - max_score);
-          total += p[s];
-        }
-        const T inv = T(1) / total;
-        for (index s = 0; s < L; ++s) p[s] *= inv;
-        weighted_rows(p, vb, kv_row, L, head_dim, o);
+        const index g = h / group;
+        using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+        const Eigen::Map<const vector> query(q + b * q_row + h * head_dim, head_dim);
+        const const_strided K(k + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        const const_strided V(v + b * L * kv_row + g * head_dim, L, head_dim, stride(kv_row));
+        Eigen::Map<vector> p(scratch(L), L);
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> o(out + b * q_row + h * head_dim, head_dim);
+        p.noalias() = K * query;
+        // The forward's row softmax with t = L - 1: every key is causally visible.
+        softmax_causal_row(p.data(), L - 1, L, key_mask ? key_mask + b * L : nullptr, scale);
+        o.noalias() = p.transpose() * V;  // all zero when no key is visible
       }
   }
 
@@ -212,11 +199,6 @@ struct attention_kernels {
   using dense = Eigen::Map<row_matrix>;
   using const_dense = Eigen::Map<const row_matrix>;
 
-  // Lanes of one 64-byte register, the width weighted_rows keeps its
-  // accumulators in (a loop that adds into memory instead waits on
-  // store-to-load forwarding at every step).
-  static constexpr index W = index(64 / sizeof(T));
-
   // Row t of the scores, in place: scale, causal and padding mask (keys
   // s > t or padded get probability 0), softmax. No visible key: all zero.
   static void softmax_causal_row(T* p, index t, index L, const std::int32_t* mask, T scale) {
@@ -239,27 +221,6 @@ struct attention_kernels {
     std::fill(p + t + 1, p + L, T(0));
   }
 
-  // o (= or, with `accumulate`, +=) sum_{s < n} w_s rows_s[0..D), rows_s at
-  // rows + s * stride; W output lanes at a time in registers.
-  static void weighted_rows(const T* w, const T* rows, index stride, index n, index head_dim, T* o,
-                            bool accumulate = false) {
-    index d0 = 0;
-    for (; d0 + W <= head_dim; d0 += W) {
-      T acc[W];
-      for (index j = 0; j < W; ++j) acc[j] = accumulate ? o[d0 + j] : T(0);
-      for (index s = 0; s < n; ++s) {
-        const T ws = w[s];
-        const T* r = rows + s * stride + d0;
-        for (index j = 0; j < W; ++j) acc[j] += ws * r[j];
-      }
-      for (index j = 0; j < W; ++j) o[d0 + j] = acc[j];
-    }
-    for (; d0 < head_dim; ++d0) {  // a head dimension that is not a multiple of W
-      T acc = accumulate ? o[d0] : T(0);
-      for (index s = 0; s < n; ++s) acc += w[s] * rows[s * stride + d0];
-      o[d0] = acc;
-    }
-  }
   static void rotate(T* x, const std::int32_t* positions, const T* cos, const T* sin, index rows, index heads,
                      index head_dim, T direction) {
     const index half = head_dim / 2;
