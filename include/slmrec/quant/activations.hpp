@@ -1,0 +1,228 @@
+#pragma once
+// Run-time int8 quantization of activations, the left operand of the
+// quantized products: one symmetric scale per row (per token), so that one
+// outlier token does not cost the others their precision.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/core/error.hpp>
+#include <slmrec/core/types.hpp>
+#include <slmrec/quant/detail/cpu_features.hpp>
+
+namespace slmrec::quant {
+
+// Rows are padded to this many codes so that a kernel reads whole 512-bit
+// vectors and never a partial one.
+inline constexpr index row_align = 64;
+// The granularity of the per-block code sums (the int4 formats' block sizes
+// are multiples of it).
+inline constexpr index sum_block = 32;
+
+namespace detail {
+constexpr index round_up(index n, index multiple) noexcept {
+  return (n + multiple - 1) / multiple * multiple;
+}
+
+// Below this absmax, 127 / absmax is not a finite float: such rows take the
+// double-precision path (they are all but zero anyway).
+inline constexpr float tiny_absmax = 1e-30f;
+
+// Symmetric absmax quantization of x[n] to codes in [-127, 127] (never
+// -128, which the kernels rely on): scale = absmax / 127, code =
+// nearbyint(x * (127 / absmax)) in float (ties to even); all zero gives scale
+// 0 and codes 0. False, with nothing written, when a value is not finite.
+// Weights and activations share it, so both round the same way; the AVX-512
+// row quantizer below computes exactly the same codes.
+inline bool absmax_quantize(const float* x, index n, std::int8_t* q, float& scale) {
+  scale = 0.0f;
+  if (n <= 0) return true;
+  float maxabs = 0.0f;
+  bool finite = true;
+  for (index k = 0; k < n; ++k) {
+    const float a = std::fabs(x[k]);
+    maxabs = std::max(maxabs, a);
+    finite &= a <= std::numeric_limits<float>::max();  // false for Inf and NaN
+  }
+  if (!finite) return false;
+  if (maxabs == 0.0f) {
+    std::fill(q, q + n, std::int8_t(0));
+    return true;
+  }
+  scale = maxabs / 127.0f;
+  if (maxabs < tiny_absmax) {
+    const double inv = 127.0 / double(maxabs);
+    for (index k = 0; k < n; ++k)
+      q[k] = static_cast<std::int8_t>(std::clamp(std::nearbyint(double(x[k]) * inv), -127.0, 127.0));
+    return true;
+  }
+  // x = {1, -2, 0.5} gives codes {64, -127, 32}: 127/2 = 63.5 is exact.
+  const float inv = 127.0f / maxabs;
+  for (index k = 0; k < n; ++k)
+    q[k] = static_cast<std::int8_t>(std::clamp(std::nearbyint(x[k] * inv), -127.0f, 127.0f));
+  return true;
+}
+
+// Codes q[0, padded) of one row (zero past n) and their per-block sums,
+// the scalar way.
+inline bool quantize_row_scalar(const float* x, index n, index padded, std::int8_t* q, float& scale,
+                                std::int32_t* block_sums, std::int32_t& total) {
+  if (!absmax_quantize(x, n, q, scale)) return false;
+  std::fill(q + n, q + padded, std::int8_t(0));
+  total = 0;
+  for (index b = 0; b < padded / sum_block; ++b) {
+    std::int32_t s = 0;
+    for (index k = 0; k < sum_block; ++k) s += q[b * sum_block + k];
+    block_sums[b] = s;
+    total += s;
+  }
+  return true;
+}
+
+#if SLMREC_QUANT_X86
+// The same row in 16-lane vectors: one pass for absmax and finiteness, one
+// for codes and sums. The run-time quantization of wide activations (every
+// position of every sequence in a batch) is otherwise what the int8 products
+// of a small model spend most of their time on.
+// With `biased`, also writes codes + 128 there (what the int8 VNNI kernel reads).
+SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n, index padded, std::int8_t* q,
+                                                         float& scale, std::int32_t* block_sums, std::int32_t& total,
+                                                         std::uint8_t* biased = nullptr) {
+  const auto lanes = [n](index k) -> __mmask16 {
+    return k + 16 <= n ? __mmask16(0xFFFF) : k < n ? __mmask16((1u << (n - k)) - 1u) : __mmask16(0);
+  };
+  __m512 vmax = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  const __m512 fmax = _mm512_set1_ps(std::numeric_limits<float>::max());
+  for (index k = 0; k < n; k += 16) {
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes(k), x + k));
+    vmax = _mm512_max_ps(vmax, a);
+    bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);  // Inf or NaN
+  }
+  const float maxabs = _mm512_reduce_max_ps(vmax);
+  if (bad != 0 || maxabs < tiny_absmax) return quantize_row_scalar(x, n, padded, q, scale, block_sums, total);
+  scale = maxabs / 127.0f;
+  const __m512 inv = _mm512_set1_ps(127.0f / maxabs), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  total = 0;
+  for (index b = 0; b < padded / sum_block; ++b) {
+    __m512i acc = _mm512_setzero_si512();
+    for (index k = b * sum_block; k < (b + 1) * sum_block; k += 16) {
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(k), x + k), inv);
+      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m512i c = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+      acc = _mm512_add_epi32(acc, c);
+      const __m128i codes = _mm512_cvtsepi32_epi8(c);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), codes);
+      if (biased != nullptr)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(biased + k), _mm_xor_si128(codes, _mm_set1_epi8(char(0x80))));
+    }
+    block_sums[b] = _mm512_reduce_add_epi32(acc);
+    total += block_sums[b];
+  }
+  return true;
+}
+#endif
+
+}  // namespace detail
+
+// x[m, cols] quantized per row. Owned by the caller and reused: the vectors
+// only grow, so repeated shapes allocate nothing.
+struct int8_rows {
+  index m = 0;
+  index cols = 0;
+  index padded_cols = 0;                 // a multiple of row_align, >= cols
+  std::vector<std::int8_t> codes;        // [m, padded_cols], in [-127, 127], zero past cols
+  std::vector<float> scales;             // [m]: x ~= scale * code
+  std::vector<std::int32_t> sums;        // [m]: sum of the row's codes
+  std::vector<std::int32_t> block_sums;  // [m, padded_cols / sum_block]
+  // [m, padded_cols]: codes + 128, for kernels whose instruction wants the
+  // activation as the unsigned operand (filled by them, on demand).
+  std::vector<std::uint8_t> biased;
+  bool biased_ready = false;  // biased holds this x's codes (the vector quantizer writes both at once)
+
+  const std::int8_t* row(index r) const noexcept { return codes.data() + r * padded_cols; }
+  index blocks_per_row() const noexcept { return padded_cols / sum_block; }
+};
+
+namespace detail {
+
+// quantize_rows with the rows padded to `padded` codes (a multiple of
+// row_align, at least cols): int4 weights with blocks wider than row_align
+// need the activations padded to their own width.
+inline void quantize_rows_padded(const float* x, index m, index cols, index padded, int8_rows& out) {
+  require(m >= 0 && cols >= 0, "quant::quantize_rows: negative shape [{}, {}]", m, cols);
+  out.m = m;
+  out.cols = cols;
+  out.padded_cols = padded;
+  // The buffers only grow: a model alternates wide products (every position)
+  // and narrow ones (the last position), and shrinking then regrowing a
+  // vector would zero the regrown part on every call.
+  const auto grow = [](auto& v, index n) {
+    if (v.size() < std::size_t(n)) v.resize(std::size_t(n));
+  };
+  grow(out.codes, m * padded);
+  grow(out.scales, m);
+  grow(out.sums, m);
+  grow(out.block_sums, m * (padded / sum_block));
+#if SLMREC_QUANT_X86
+  const bool vector = best_kernel() == kernel::avx512_vnni;
+#else
+  const bool vector = false;
+#endif
+  if (vector) grow(out.biased, m * padded);
+  out.biased_ready = false;
+  // One row per iteration; a non-finite value is reported after the loop
+  // (no exception may leave an OpenMP region).
+  const auto row = [&](index r) {
+    std::int8_t* q = out.codes.data() + r * padded;
+    std::int32_t* bs = out.block_sums.data() + r * (padded / sum_block);
+    float& scale = out.scales[std::size_t(r)];
+    std::int32_t& total = out.sums[std::size_t(r)];
+#if SLMREC_QUANT_X86
+    if (vector) {
+      std::uint8_t* u = out.biased.data() + r * padded;
+      if (!quantize_row_avx512(x + r * cols, cols, padded, q, scale, bs, total, u)) return false;
+      if (scale < tiny_absmax / 127.0f)  // the scalar fallback wrote the codes only
+        for (index k = 0; k < padded; ++k) u[k] = static_cast<std::uint8_t>(q[k] ^ 0x80);
+      return true;
+    }
+#endif
+    return quantize_row_scalar(x + r * cols, cols, padded, q, scale, bs, total);
+  };
+  index bad_row = -1;
+  if (m * cols >= backend::cpu::parallel_threshold * 4) {
+    // A branch, not an `if` clause: the clause still starts a thread team.
+    SLMREC_OMP(parallel for schedule(static) reduction(max : bad_row))
+    for (index r = 0; r < m; ++r)
+      if (!row(r)) bad_row = std::max(bad_row, r);
+  } else {
+    for (index r = 0; r < m; ++r)
+      if (!row(r)) bad_row = std::max(bad_row, r);
+  }
+  require(bad_row < 0, "quant::quantize_rows: row {} of [{}, {}] holds a non-finite value", bad_row, m, cols);
+  out.biased_ready = vector;
+}
+
+// codes + 128 (as bytes: code ^ 0x80), for kernels that need the activation
+// unsigned; the padding becomes 128, against weights that are zero there.
+inline void fill_biased(int8_rows& x) {
+  const std::size_t n = std::size_t(x.m * x.padded_cols);
+  if (x.biased_ready) return;
+  if (x.biased.size() < n) x.biased.resize(n);
+  for (std::size_t i = 0; i < n; ++i) x.biased[i] = static_cast<std::uint8_t>(x.codes[i] ^ 0x80);
+  x.biased_ready = true;
+}
+
+}  // namespace detail
+
+// Row r of x[m, cols] (row-major) quantized as detail::absmax_quantize does
+// it, plus the code sums the kernels' compensations need.
+inline void quantize_rows(const float* x, index m, index cols, int8_rows& out) {
+  detail::quantize_rows_padded(x, m, cols, detail::round_up(cols, row_align), out);
+}
+
+}  // namespace slmrec::quant
