@@ -14,6 +14,7 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/model/factory.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
 
 #include "cmd_common.hpp"
 
@@ -48,7 +49,7 @@ void add_eval(CLI::App& app) {
     require(o->split == "valid" || o->split == "test", "--split '{}' is not one of valid, test", o->split);
     const auto ds = o->data.load();
     const auto split = data::leave_one_out(ds);
-    model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
+    model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
       require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}",
               o->data.file, ds.num_items, m.config().num_items);
       eval::eval_options eo;

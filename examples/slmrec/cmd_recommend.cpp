@@ -20,6 +20,7 @@
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/batch_api.hpp>
 #include <slmrec/model/factory.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/serving.hpp>
 
 #include "cmd_common.hpp"
@@ -68,7 +69,7 @@ void add_recommend(CLI::App& app) {
   cmd->add_option("--out", o->out, "write the dataset's recommendations here instead of stdout");
   cmd->callback([o] {
     require(!o->history.empty() || !o->data.empty(), "give --history or --data");
-    model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
+    model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
       model::server serve(m);
       const index n_items = m.config().num_items;
       if (!o->history.empty()) {

@@ -11,4 +11,6 @@ void add_eval(CLI::App& app);
 void add_export(CLI::App& app);
 void add_distill(CLI::App& app);
 void add_recommend(CLI::App& app);
+void add_quantize(CLI::App& app);
+void add_prune(CLI::App& app);
 }  // namespace slmrec::cli

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   slmrec::cli::add_export(app);
   slmrec::cli::add_distill(app);
   slmrec::cli::add_recommend(app);
+  slmrec::cli::add_quantize(app);
+  slmrec::cli::add_prune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,6 @@
 #pragma once
 // The whole library in one include. Larger programs may include the folders
-// they use (backend/, nn/, model/, train/, io/, data/, eval/) for faster builds.
+// they use (backend/, nn/, quant/, prune/, model/, train/, io/, data/, eval/) for faster builds.
 #include <slmrec/version.hpp>
 
 #include <slmrec/core/error.hpp>
@@ -33,7 +33,14 @@
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/hf_llama.hpp>
 #include <slmrec/model/llama_decoder.hpp>
+#include <slmrec/model/quantize.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/recommender.hpp>
+#include <slmrec/model/serving.hpp>
+
+#include <slmrec/prune/magnitude.hpp>
+#include <slmrec/prune/masked_objective.hpp>
+#include <slmrec/prune/structured.hpp>
 
 #include <slmrec/distill/block_map.hpp>
 #include <slmrec/distill/distiller.hpp>
@@ -46,6 +53,7 @@
 
 namespace slmrec {
 // The names of the design document: slmrec::recommender<cpu, slmrec::arch::llama, slmrec::depth<8>>.
+using model::quantize;
 using model::recommender;
 using distill::distiller;
 }  // namespace slmrec

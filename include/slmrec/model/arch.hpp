@@ -19,8 +19,8 @@ namespace slmrec::arch {
 struct sasrec {
   static constexpr const char* name = "sasrec";
   static constexpr bool learned_positions = true;
-  template <class BE>
-  using block = nn::sasrec_block<BE>;
+  template <class BE, class Lin = nn::linear<BE>>
+  using block = nn::sasrec_block<BE, Lin>;
   template <class BE>
   using final_norm = nn::layer_norm<BE>;
 
@@ -45,8 +45,8 @@ struct sasrec {
 struct llama {
   static constexpr const char* name = "llama";
   static constexpr bool learned_positions = false;
-  template <class BE>
-  using block = nn::llama_block<BE>;
+  template <class BE, class Lin = nn::linear<BE>>
+  using block = nn::llama_block<BE, Lin>;
   template <class BE>
   using final_norm = nn::rms_norm<BE>;
 
@@ -56,6 +56,7 @@ struct llama {
     b.dim = c.dim;
     b.heads = c.heads;
     b.kv_heads = c.resolved_kv_heads();
+    b.head_dim = c.head_dim;
     b.ffn = c.resolved_ffn();
     b.norm_eps = c.resolved_norm_eps();
     b.rope.theta = c.rope_theta;

@@ -41,6 +41,10 @@ inline recommender_config checkpoint_model_config(const std::filesystem::path& d
 // Loads a checkpoint's best weights into a fresh inference model and calls f(model).
 template <backend::backend BE, class F>
 decltype(auto) with_checkpoint(const std::filesystem::path& dir, F&& f) {
+  require(!train::read_checkpoint_config(dir).contains("quant"),
+          "{} is a quantized checkpoint: it serves inference (slmrec eval, recommend); training, distillation and "
+          "export need the float checkpoint it was made from",
+          dir.string());
   const auto cfg = checkpoint_model_config(dir);
   return with_recommender<BE>(cfg, false, [&](auto& m) -> decltype(auto) {
     train::load_model_weights(dir, m.parameters());

@@ -1,9 +1,12 @@
 #pragma once
-// recommender<Backend, Arch, Depth>: item ids -> item table (-> projection)
-// (+ learned positions for SASRec) -> a stack of Arch's blocks -> final norm
-// -> a head that scores every item. The architecture and the depth are types,
-// so `recommender<eigen_cpu, arch::llama, depth<8>>` is a teacher the compiler
-// sees whole; `depth<dynamic>` reads the depth from the config.
+// recommender<Backend, Arch, Depth, Quant>: item ids -> item table (->
+// projection) (+ learned positions for SASRec) -> a stack of Arch's blocks ->
+// final norm -> a head that scores every item. The architecture, the depth and
+// the weight format are types, so `recommender<eigen_cpu, arch::llama,
+// depth<8>>` is a teacher the compiler sees whole; `depth<dynamic>` reads the
+// depth from the config. A quantized model (Quant other than quant::none,
+// made by model::quantize) is inference-only: its training members do not
+// exist for it, so a training step on it is a compile error.
 //
 // The model owns its parameters (one flat buffer) and every activation
 // buffer, so it is neither copied nor moved: hold it by value or unique_ptr.
@@ -28,17 +31,24 @@
 #include <slmrec/nn/parameters.hpp>
 #include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/nn/stack.hpp>
+#include <slmrec/quant/scheme.hpp>
+#include <slmrec/quant/select.hpp>
 
 namespace slmrec::model {
 
-template <backend::backend BE, class Arch, class Depth = depth<dynamic>>
+template <backend::backend BE, class Arch, class Depth = depth<dynamic>, class Quant = quant::none>
 class recommender {
  public:
   using backend_type = BE;
   using arch_type = Arch;
+  using depth_type = Depth;
+  using quant_scheme = Quant;
   using T = typename BE::scalar;
-  using block_type = typename Arch::template block<BE>;
+  using linear_type = quant::linear_t<BE, Quant>;
+  using table_type = quant::embedding_t<BE, Quant>;
+  using block_type = typename Arch::template block<BE, linear_type>;
   using stack_type = nn::stack<block_type, Depth>;
+  static constexpr bool trainable = !quant::is_quantized<Quant>;
 
   // `with_grads` false builds an inference-only model (a frozen teacher,
   // serving). The weights start random (seed 0); see initialize().
@@ -48,10 +58,10 @@ class recommender {
         stack_(make_stack(cfg)),
         final_norm_(cfg.dim, cfg.resolved_norm_eps()),
         emb_drop_(cfg.dropout, 0xE3B0) {
-    if (cfg.resolved_item_dim() != cfg.dim) input_proj_ = nn::linear<BE>(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
+    if (cfg.resolved_item_dim() != cfg.dim) input_proj_ = linear_type(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
     if (Arch::learned_positions) positions_ = nn::embedding<BE>(cfg.max_len, cfg.dim, Arch::embedding_init(cfg));
-    if (cfg.head == "classifier") classifier_ = nn::linear<BE>(cfg.dim, cfg.num_items + 1, false, weight_init());
-    if (cfg.head == "projected") output_proj_ = nn::linear<BE>(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
+    if (cfg.head == "classifier") classifier_ = linear_type(cfg.dim, cfg.num_items + 1, false, weight_init());
+    if (cfg.head == "projected") output_proj_ = linear_type(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
     items_.set_frozen(cfg.freeze_items);
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
     params_.attach(*this, with_grads);
@@ -72,11 +82,12 @@ class recommender {
     for (std::size_t j = 0; j < aux_norms_.size(); ++j) aux_norms_[j].visit(v, fmt::format("{}aux_heads.{}.norm", prefix, j));
   }
 
-  // Fresh random weights (the padding rows of the tables stay zero).
+  // Fresh random weights (the padding rows of the tables stay zero). A
+  // quantized model's packed weights come from model::quantize or a checkpoint.
   void initialize(std::uint64_t seed) {
     rng gen(seed);
     params_.initialize(gen);
-    BE::fill(items_.weight.value, items_.dim(), T(0));
+    if constexpr (trainable) BE::fill(items_.weight.value, items_.dim(), T(0));
   }
 
   // ---- forward / backward of the sequence encoder ----------------------------------------
@@ -119,6 +130,7 @@ class recommender {
   // Backward from d loss / d hidden [rows, dim] (as encode returned) to every parameter.
   // `extra` adds gradients at block outputs (distillation).
   void backward_encoder(const T* dhidden, std::span<const T* const> extra = {}) {
+    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     const index n = in_.rows(), d = cfg_.dim;
     nn::ensure_size(dstack_, n * d);
     nn::ensure_size(dx_, n * d);
@@ -152,6 +164,7 @@ class recommender {
   // target (one per trimmed cell, [batch * length]) is not 0; mean over those
   // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
   double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {}) {
+    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
     return selected_rows_loss(extra, [&](const T* h, T* dh, index m) {
       return head_cross_entropy(h, dh, m, 1.0 / double(m));
@@ -164,6 +177,7 @@ class recommender {
   // and the head's parameter gradients; call after encode(), before the main
   // backward that reads dlayer as an extra gradient. Returns the mean loss.
   double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer) {
+    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
     const index m = index(sel_rows_.size()), d = cfg_.dim;
     if (m == 0) return 0.0;
@@ -185,6 +199,7 @@ class recommender {
   // SASRec's objective: binary cross-entropy of each target against one
   // negative (`negatives`, same layout as targets). Tied head only.
   double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives) {
+    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
     select_rows(targets);
     std::vector<std::int32_t> neg(sel_rows_.size());
@@ -199,7 +214,7 @@ class recommender {
   // Scores of every item (column 0 = padding) for the last position of each
   // row: out [rows, num_items + 1] on the host.
   void score_last(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
-    const index v = cfg_.num_items + 1, d = cfg_.dim;
+    const index v = cfg_.num_items + 1;
     require(index(out.size()) == rows * v, "score_last: output holds {} values, expected {} x {}", out.size(), rows, v);
     const T* q = encode_last(items, rows, columns);
     // Host memory of the right type: the scores go straight into `out`.
@@ -211,17 +226,16 @@ class recommender {
     } else {
       dst = scores_.data();
     }
-    const T* w = items_.weight.value;
-    index k = d;
     if (has(classifier_)) {
-      w = classifier_.weight.value;
-    } else if (has(output_proj_)) {
-      k = cfg_.resolved_item_dim();
-      nn::ensure_size(proj_, rows * k);
-      output_proj_.forward(q, proj_.data(), rows);
-      q = proj_.data();
+      classifier_.forward(q, dst, rows);
+    } else {
+      if (has(output_proj_)) {
+        nn::ensure_size(proj_, rows * cfg_.resolved_item_dim());
+        output_proj_.forward(q, proj_.data(), rows);
+        q = proj_.data();
+      }
+      items_.score(q, rows, dst);
     }
-    BE::gemm(false, true, rows, v, k, T(1), q, k, w, k, T(0), dst, v);
     if constexpr (direct) {
       return;
     } else if constexpr (std::is_same_v<T, float>) {
@@ -254,7 +268,10 @@ class recommender {
   nn::parameter_store<BE>& parameters() { return params_; }
   const nn::parameter_store<BE>& parameters() const { return params_; }
   stack_type& layers() { return stack_; }
-  nn::embedding<BE>& item_table() { return items_; }
+  table_type& item_table() { return items_; }
+  linear_type& input_projection() { return input_proj_; }
+  linear_type& classifier() { return classifier_; }
+  linear_type& output_projection() { return output_proj_; }
   [[nodiscard]] const sequence_input& input() const { return in_; }
   [[nodiscard]] const nn::context& context() const { return ctx_; }
   [[nodiscard]] index depth() const { return stack_.depth(); }
@@ -309,7 +326,7 @@ class recommender {
     }
   }
   [[nodiscard]] nn::param_spec weight_init() const { return Arch::weight_init(cfg_); }
-  static bool has(const nn::linear<BE>& l) { return l.out_features() > 0; }
+  static bool has(const linear_type& l) { return l.out_features() > 0; }
 
   template <class Buffer>
   static void upload_ints(const std::vector<std::int32_t>& host, Buffer& dev) {
@@ -377,12 +394,12 @@ class recommender {
   }
 
   recommender_config cfg_;
-  nn::embedding<BE> items_;
-  nn::linear<BE> input_proj_;
+  table_type items_;
+  linear_type input_proj_;
   nn::embedding<BE> positions_;
   stack_type stack_;
   typename Arch::template final_norm<BE> final_norm_;
-  nn::linear<BE> classifier_, output_proj_;
+  linear_type classifier_, output_proj_;
   nn::dropout<BE> emb_drop_;
   std::vector<typename Arch::template final_norm<BE>> aux_norms_;
   nn::parameter_store<BE> params_;

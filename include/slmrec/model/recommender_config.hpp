@@ -19,6 +19,7 @@ struct recommender_config {
   index item_dim = 0;           // item table width; 0 = dim. != dim: read through a learned projection
   index heads = 2;
   index kv_heads = 0;           // 0 = heads
+  index head_dim = 0;           // 0 = dim / heads (llama; a head-pruned model keeps its heads' width)
   index ffn = 0;                // 0 = the arch default (dim for sasrec, about 8/3 dim for llama)
   index layers = 2;
   index max_len = 50;
@@ -32,6 +33,7 @@ struct recommender_config {
 
   [[nodiscard]] index resolved_item_dim() const { return item_dim > 0 ? item_dim : dim; }
   [[nodiscard]] index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
+  [[nodiscard]] index resolved_head_dim() const { return head_dim > 0 ? head_dim : dim / heads; }
   [[nodiscard]] index resolved_ffn() const {
     if (ffn > 0) return ffn;
     return arch == "sasrec" ? dim : (8 * dim / 3 + 7) / 8 * 8;
@@ -44,11 +46,13 @@ struct recommender_config {
     require(dim >= 1 && layers >= 1 && heads >= 1 && max_len >= 1,
             "model config: dim, layers, heads and max_len must be positive (got {}, {}, {}, {})", dim, layers, heads,
             max_len);
-    require(dim % heads == 0, "model config: width {} is not divisible by {} heads", dim, heads);
+    require(head_dim > 0 || dim % heads == 0, "model config: width {} is not divisible by {} heads", dim, heads);
+    require(head_dim >= 0 && (head_dim == 0 || arch == "llama"),
+            "model config: head_dim {} (an explicit head width is for llama models)", head_dim);
     require(heads % resolved_kv_heads() == 0, "model config: {} heads cannot be grouped over {} key/value heads", heads,
             resolved_kv_heads());
-    require(arch != "llama" || (dim / heads) % 2 == 0, "model config: llama needs an even head dimension, got {}",
-            dim / heads);
+    require(arch != "llama" || resolved_head_dim() % 2 == 0,
+            "model config: llama needs an even head dimension, got {}", resolved_head_dim());
     require(dropout >= 0.0 && dropout < 1.0, "model config: dropout {} is outside [0, 1)", dropout);
     require(head == "tied" || head == "classifier" || head == "projected",
             "model config: head '{}' is not one of tied, classifier, projected", head);
@@ -63,7 +67,8 @@ struct recommender_config {
 
 inline void to_json(nlohmann::json& j, const recommender_config& c) {
   j = {{"arch", c.arch},         {"num_items", c.num_items},   {"dim", c.dim},       {"item_dim", c.item_dim},
-       {"heads", c.heads},       {"kv_heads", c.kv_heads},     {"ffn", c.ffn},       {"layers", c.layers},
+       {"heads", c.heads},       {"kv_heads", c.kv_heads},     {"head_dim", c.head_dim},
+       {"ffn", c.ffn},           {"layers", c.layers},
        {"max_len", c.max_len},   {"dropout", c.dropout},       {"norm_eps", c.norm_eps},
        {"rope_theta", c.rope_theta}, {"init_std", c.init_std}, {"head", c.head}, {"freeze_items", c.freeze_items},
        {"aux_layers", c.aux_layers}};
@@ -77,6 +82,7 @@ inline void from_json(const nlohmann::json& j, recommender_config& c) {
   c.item_dim = j.value("item_dim", d.item_dim);
   c.heads = j.value("heads", d.heads);
   c.kv_heads = j.value("kv_heads", d.kv_heads);
+  c.head_dim = j.value("head_dim", d.head_dim);
   c.ffn = j.value("ffn", d.ffn);
   c.layers = j.value("layers", d.layers);
   c.max_len = j.value("max_len", d.max_len);

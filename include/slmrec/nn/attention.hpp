@@ -32,7 +32,9 @@ struct attention_config {
   }
 };
 
-template <backend::backend BE>
+// Lin is the projection type: linear<BE>, or a quantized inference layer
+// (quant::linear) that has no backward.
+template <backend::backend BE, class Lin = linear<BE>>
 class self_attention {
  public:
   using backend_type = BE;
@@ -42,10 +44,10 @@ class self_attention {
   explicit self_attention(const attention_config& cfg) : cfg_(cfg) {
     cfg.validate();
     d_ = cfg.resolved_head_dim();
-    q_proj = linear<BE>(cfg.dim, cfg.heads * d_, cfg.bias, cfg.weight_init);
-    k_proj = linear<BE>(cfg.dim, cfg.kv_heads * d_, cfg.bias, cfg.weight_init);
-    v_proj = linear<BE>(cfg.dim, cfg.kv_heads * d_, cfg.bias, cfg.weight_init);
-    o_proj = linear<BE>(cfg.heads * d_, cfg.dim, cfg.bias, cfg.weight_init);
+    q_proj = Lin(cfg.dim, cfg.heads * d_, cfg.bias, cfg.weight_init);
+    k_proj = Lin(cfg.dim, cfg.kv_heads * d_, cfg.bias, cfg.weight_init);
+    v_proj = Lin(cfg.dim, cfg.kv_heads * d_, cfg.bias, cfg.weight_init);
+    o_proj = Lin(cfg.heads * d_, cfg.dim, cfg.bias, cfg.weight_init);
     if (cfg.rope) rope_ = rotary_embedding<BE>(d_, cfg.max_positions, cfg.rope_cfg);
   }
 
@@ -128,7 +130,7 @@ class self_attention {
   [[nodiscard]] const attention_config& config() const { return cfg_; }
   [[nodiscard]] index head_dim() const { return d_; }
 
-  linear<BE> q_proj, k_proj, v_proj, o_proj;
+  Lin q_proj, k_proj, v_proj, o_proj;
 
  private:
   attention_config cfg_{};

@@ -33,6 +33,11 @@ class embedding {
     if (weight.grad != nullptr) BE::embedding_backward(ids, dout, weight.grad, n, dim_);
   }
 
+  // Scores of every row: out [n, rows] = q [n, dim] · table^T (a tied head).
+  void score(const T* q, index n, T* out) const {
+    BE::gemm(false, true, n, rows_, dim_, T(1), q, dim_, weight.value, dim_, T(0), out, rows_);
+  }
+
   void set_frozen(bool frozen) { frozen_ = frozen; }
   [[nodiscard]] index rows() const { return rows_; }
   [[nodiscard]] index dim() const { return dim_; }

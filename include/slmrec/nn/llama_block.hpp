@@ -36,7 +36,9 @@ struct llama_block_config {
   }
 };
 
-template <backend::backend BE, class Proj = linear<BE>>
+// Lin: the attention's projections (linear<BE> or a quantized layer); MlpProj:
+// the SwiGLU's (the same, or lora_linear<BE> for a frozen backbone).
+template <backend::backend BE, class Lin = linear<BE>, class MlpProj = Lin>
 class llama_block {
  public:
   using backend_type = BE;
@@ -124,9 +126,9 @@ class llama_block {
   }
 
   rms_norm<BE> input_layernorm;
-  self_attention<BE> self_attn;
+  self_attention<BE, Lin> self_attn;
   rms_norm<BE> post_attention_layernorm;
-  swiglu_mlp<BE, Proj> mlp;
+  swiglu_mlp<BE, MlpProj> mlp;
 
  private:
   dropout<BE> attn_drop_, mlp_drop_;

@@ -11,7 +11,8 @@
 
 namespace slmrec::nn {
 
-// Proj is linear<BE> or lora_linear<BE> (for a frozen backbone with adapters).
+// Proj is linear<BE>, lora_linear<BE> (a frozen backbone with adapters) or a
+// quantized inference layer.
 template <backend::backend BE, class Proj = linear<BE>>
 class swiglu_mlp {
  public:
@@ -68,7 +69,7 @@ class swiglu_mlp {
 
 enum class activation { relu, gelu };
 
-template <backend::backend BE>
+template <backend::backend BE, class Lin = linear<BE>>
 class feed_forward {
  public:
   using backend_type = BE;
@@ -121,7 +122,7 @@ class feed_forward {
     fc1.backward(x, dact_.data(), dx, rows);
   }
 
-  linear<BE> fc1, fc2;
+  Lin fc1, fc2;
 
  private:
   dropout<BE> drop_;

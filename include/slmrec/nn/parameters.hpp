@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -41,22 +42,28 @@ class parameter_store {
     entries_.clear();
     by_name_.clear();
     index total = 0;
-    module.visit([&](const param_spec& spec, param<T>&) {
-      require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
-      const index size = numel(spec.shape);
-      by_name_.emplace(spec.name, entries_.size());
-      entries_.push_back({spec, total, size});
-      total += (size + 15) / 16 * 16;  // keep every tensor 64-byte aligned
+    // Quantized weights (quant::linear, quant::embedding) are listed with their
+    // own storage type: they own their memory and are not part of the store.
+    module.visit([&](const param_spec& spec, auto& slot) {
+      if constexpr (is_param<decltype(slot)>) {
+        require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
+        const index size = numel(spec.shape);
+        by_name_.emplace(spec.name, entries_.size());
+        entries_.push_back({spec, total, size});
+        total += (size + 15) / 16 * 16;  // keep every tensor 64-byte aligned
+      }
     }, prefix);
     values_.assign(std::size_t(total), T(0));
     with_grads_ = with_grads;
     grads_.assign(with_grads ? std::size_t(total) : 0, T(0));
     std::size_t i = 0;
-    module.visit([&](const param_spec& spec, param<T>& slot) {
-      const entry& e = entries_[i++];
-      slot.value = values_.data() + e.offset;
-      slot.grad = with_grads && spec.trainable ? grads_.data() + e.offset : nullptr;
-      slot.size = e.size;
+    module.visit([&](const param_spec& spec, auto& slot) {
+      if constexpr (is_param<decltype(slot)>) {
+        const entry& e = entries_[i++];
+        slot.value = values_.data() + e.offset;
+        slot.grad = with_grads && spec.trainable ? grads_.data() + e.offset : nullptr;
+        slot.size = e.size;
+      }
     }, prefix);
   }
 
@@ -117,6 +124,9 @@ class parameter_store {
   T* grads_data() { return grads_.data(); }
 
  private:
+  template <class Slot>
+  static constexpr bool is_param = std::is_same_v<std::remove_cvref_t<Slot>, param<T>>;
+
   std::vector<entry> entries_;
   std::unordered_map<std::string, std::size_t> by_name_;
   typename BE::template buffer<T> values_, grads_;

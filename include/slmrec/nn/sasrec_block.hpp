@@ -30,7 +30,8 @@ struct sasrec_block_config {
   }
 };
 
-template <backend::backend BE>
+// Lin: the projection type (linear<BE>, or a quantized inference layer).
+template <backend::backend BE, class Lin = linear<BE>>
 class sasrec_block {
  public:
   using backend_type = BE;
@@ -109,9 +110,9 @@ class sasrec_block {
   }
 
   layer_norm<BE> attention_norm;
-  self_attention<BE> self_attn;
+  self_attention<BE, Lin> self_attn;
   layer_norm<BE> ffn_norm;
-  feed_forward<BE> ffn;
+  feed_forward<BE, Lin> ffn;
 
  private:
   static std::uint64_t stream(index layer, index slot) { return std::uint64_t(layer) * 16 + std::uint64_t(slot) + 1; }

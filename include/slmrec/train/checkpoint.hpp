@@ -150,6 +150,19 @@ void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& con
                                            {"metrics.jsonl", metrics}});
 }
 
+// A model alone, without training state (a pruned or converted model):
+// config.json and model.safetensors, which eval, recommend, quantize, prune and
+// distill --teacher read; `--resume` needs a training checkpoint instead.
+template <backend::backend BE>
+void save_model(const std::filesystem::path& dir, const nlohmann::json& config, const nn::parameter_store<BE>& ps) {
+  io::safetensors_writer w;
+  w.set_metadata("format", "slmrec");
+  detail::add_tensors(w, ps, ps.values_data(), "");
+  nlohmann::json c = config;
+  c["format"] = "slmrec-checkpoint";
+  detail::write_directory_atomically(dir, {{"config.json", c.dump(2) + "\n"}, {"model.safetensors", w.serialize()}});
+}
+
 inline nlohmann::json read_checkpoint_config(const std::filesystem::path& dir) {
   const auto file = dir / "config.json";
   require(std::filesystem::exists(file), "{}: not a checkpoint directory (no config.json)", dir.string());

@@ -1,0 +1,52 @@
+#pragma once
+// model::quantize<Scheme>(model): a trained float recommender -> the same
+// network as an inference-only type whose linear layers and item table hold
+// Scheme's weights (norms, biases and SASRec's position table stay float:
+// they are a few thousand numbers, and the norms are sensitive).
+//
+//   auto student = slmrec::model::quantize<slmrec::quant::int8_per_channel>(fp32_student);
+//   student->score_last(items, rows, columns, scores);   // int8 kernels
+//   student->train_cross_entropy(...);                   // does not compile
+#include <memory>
+#include <type_traits>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/model/recommender.hpp>
+#include <slmrec/quant/scheme.hpp>
+
+namespace slmrec::model {
+
+template <class Scheme, backend::backend BE, class Arch, class Depth>
+std::unique_ptr<recommender<BE, Arch, Depth, Scheme>> quantize(const recommender<BE, Arch, Depth, quant::none>& from) {
+  static_assert(quant::is_quantized<Scheme>, "model::quantize<quant::none> would be a copy: pick a quantized scheme");
+  using target = recommender<BE, Arch, Depth, Scheme>;
+  auto to = std::make_unique<target>(from.config(), false);
+  const auto& src = from.parameters();
+  to->visit([&](const nn::param_spec& spec, auto& slot) {
+    const auto& e = src.at(spec.name);
+    require(e.spec.shape == spec.shape, "quantize: '{}' has another shape in the float model", spec.name);
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<float>>) {
+      BE::copy(src.value(e), slot.value, e.size);
+    } else {
+      slot = std::remove_cvref_t<decltype(slot)>::quantize(src.value(e), spec.shape[0], spec.shape[1]);
+    }
+  }, "");
+  return to;
+}
+
+// Bytes of a model's weights as stored: float parameters at 4 bytes each,
+// packed matrices at their format's size (codes and scales).
+template <class Model>
+std::size_t weight_bytes(Model& m) {
+  std::size_t bytes = 0;
+  m.visit([&](const nn::param_spec& spec, auto& slot) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<typename Model::T>>) {
+      bytes += std::size_t(nn::numel(spec.shape)) * sizeof(float);
+    } else {
+      bytes += slot.storage_bytes();
+    }
+  }, "");
+  return bytes;
+}
+
+}  // namespace slmrec::model

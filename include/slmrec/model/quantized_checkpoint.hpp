@@ -1,0 +1,201 @@
+#pragma once
+// Quantized checkpoints: a directory like a float one (config.json,
+// model.safetensors), with a "quant" section in the config and each packed
+// matrix stored as its codes (I8, U8 nibbles, BF16 or F16 bits) plus
+// "<name>.scale" (F32 per row for int8, F16 per block for int4). Float
+// parameters (norms, biases) stay F32. `with_any_checkpoint` opens float and
+// quantized checkpoints alike and hands the right compile-time type to f.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/io/safetensors.hpp>
+#include <slmrec/model/factory.hpp>
+#include <slmrec/model/recommender.hpp>
+#include <slmrec/quant/matrix_for.hpp>
+#include <slmrec/train/checkpoint.hpp>
+
+namespace slmrec::model {
+
+namespace detail {
+
+template <class M>
+struct packed_format;
+template <>
+struct packed_format<quant::int8_matrix> {
+  static constexpr io::dtype codes = io::dtype::i8;
+  static constexpr bool has_scales = true;
+};
+template <index B>
+struct packed_format<quant::int4_matrix<B>> {
+  static constexpr io::dtype codes = io::dtype::u8;
+  static constexpr bool has_scales = true;
+};
+template <>
+struct packed_format<quant::half_matrix<quant::bf16>> {
+  static constexpr io::dtype codes = io::dtype::bf16;
+  static constexpr bool has_scales = false;
+};
+template <>
+struct packed_format<quant::half_matrix<quant::fp16>> {
+  static constexpr io::dtype codes = io::dtype::f16;
+  static constexpr bool has_scales = false;
+};
+
+// Little-endian bytes of a vector of integers (codes, fp16 bits).
+template <class U>
+std::vector<std::byte> le_bytes(const std::vector<U>& v) {
+  std::vector<std::byte> out(v.size() * sizeof(U));
+  for (std::size_t i = 0; i < v.size(); ++i) io::detail::store_le(v[i], out.data() + i * sizeof(U));
+  return out;
+}
+template <class U>
+std::vector<U> from_le_bytes(std::span<const std::byte> b) {
+  std::vector<U> out(b.size() / sizeof(U));
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = io::detail::load_le<U>(b.data() + i * sizeof(U));
+  return out;
+}
+
+template <class M>
+void add_packed(io::safetensors_writer& w, const std::string& name, const M& m) {
+  const auto codes = m.codes();
+  using code_t = typename decltype(codes)::value_type;
+  const auto count = std::int64_t(codes.size());
+  w.add(name, packed_format<M>::codes, {m.rows(), count / m.rows()}, le_bytes(codes));
+  if constexpr (packed_format<M>::has_scales) {
+    const auto scales = m.scales();
+    using scale_t = typename decltype(scales)::value_type;
+    const auto n = std::int64_t(scales.size());
+    if constexpr (std::is_same_v<scale_t, float>) {
+      w.add_f32(name + ".scale", {m.rows(), n / m.rows()}, scales);
+    } else {
+      w.add(name + ".scale", io::dtype::f16, {m.rows(), n / m.rows()}, le_bytes(scales));
+    }
+  }
+  static_assert(sizeof(code_t) <= 2);
+}
+
+template <class M>
+M read_packed(const io::safetensors_file& f, const std::string& name, index rows, index cols) {
+  const auto& t = f.at(name);
+  require(t.type == packed_format<M>::codes, "{}: tensor '{}' is {}, this model stores it as {}", f.path().string(),
+          name, io::dtype_name(t.type), io::dtype_name(packed_format<M>::codes));
+  using code_t = typename decltype(std::declval<const M&>().codes())::value_type;
+  const auto codes = from_le_bytes<code_t>(f.bytes(name));
+  if constexpr (packed_format<M>::has_scales) {
+    using scale_t = typename decltype(std::declval<const M&>().scales())::value_type;
+    const std::string sname = name + ".scale";
+    require(f.contains(sname), "{}: no tensor '{}' (the scales of '{}')", f.path().string(), sname, name);
+    if constexpr (std::is_same_v<scale_t, float>) {
+      return M::from_codes(codes, f.to_float(sname), rows, cols);
+    } else {
+      require(f.at(sname).type == io::dtype::f16, "{}: tensor '{}' must be F16", f.path().string(), sname);
+      return M::from_codes(codes, from_le_bytes<scale_t>(f.bytes(sname)), rows, cols);
+    }
+  } else {
+    return M::from_codes(codes, rows, cols);
+  }
+}
+
+template <class Q>
+nlohmann::json quant_json() {
+  nlohmann::json j{{"scheme", Q::name}};
+  if constexpr (requires { Q::block; }) j["block"] = Q::block;
+  return j;
+}
+
+}  // namespace detail
+
+// Writes a quantized model as a checkpoint directory (atomically). `extra`
+// is merged into config.json (e.g. where the float model came from).
+template <class Model>
+void save_quantized(const std::filesystem::path& dir, Model& m, const nlohmann::json& extra = {}) {
+  using Q = typename Model::quant_scheme;
+  static_assert(quant::is_quantized<Q>, "save_quantized: a float model is saved by the trainer's checkpoint");
+  io::safetensors_writer w;
+  w.set_metadata("format", "slmrec");
+  w.set_metadata("quant", Q::name);
+  m.visit([&](const nn::param_spec& spec, auto& slot) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<float>>) {
+      const std::vector<std::int64_t> shape(spec.shape.begin(), spec.shape.end());
+      w.add_f32(spec.name, shape, std::span<const float>(slot.value, std::size_t(slot.size)));
+    } else {
+      detail::add_packed(w, spec.name, slot);
+    }
+  }, "");
+  nlohmann::json config = extra.is_object() ? extra : nlohmann::json::object();
+  config["format"] = "slmrec-checkpoint";
+  config["model"] = m.config();
+  config["quant"] = detail::quant_json<Q>();
+  train::detail::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
+                                                  {"model.safetensors", w.serialize()}});
+}
+
+// Reads a quantized checkpoint's weights into a model of the matching type.
+template <class Model>
+void load_quantized_weights(const std::filesystem::path& dir, Model& m) {
+  const auto f = io::safetensors_file::open(dir / "model.safetensors");
+  m.visit([&](const nn::param_spec& spec, auto& slot) {
+    using slot_t = std::remove_cvref_t<decltype(slot)>;
+    require(f.contains(spec.name), "{}: no tensor '{}' (is this checkpoint for a different model?)", f.path().string(),
+            spec.name);
+    if constexpr (std::is_same_v<slot_t, nn::param<float>>) {
+      const std::vector<std::int64_t> shape(spec.shape.begin(), spec.shape.end());
+      const auto v = f.to_float_checked(spec.name, shape);
+      std::copy(v.begin(), v.end(), slot.value);
+    } else {
+      slot = detail::read_packed<slot_t>(f, spec.name, spec.shape[0], spec.shape[1]);
+    }
+  }, "");
+}
+
+// The scheme a checkpoint's config names ("none" for a float checkpoint).
+inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
+  const auto j = train::read_checkpoint_config(dir);
+  if (!j.contains("quant")) return "none";
+  try {
+    return j.at("quant").at("scheme").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad 'quant' section: {}", (dir / "config.json").string(), e.what());
+  }
+}
+
+// Opens a float or quantized checkpoint for inference and calls f(model)
+// with the model's compile-time type (one instantiation per arch and scheme).
+template <backend::backend BE, class F>
+decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
+  const std::string scheme = checkpoint_scheme(dir);
+  if (scheme == "none") return with_checkpoint<BE>(dir, std::forward<F>(f));
+  const auto cfg = checkpoint_model_config(dir);
+  const auto open = [&]<class Q>(Q) -> decltype(auto) {
+    const auto build = [&]<class Arch>(Arch) -> decltype(auto) {
+      auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
+      load_quantized_weights(dir, *m);
+      return f(*m);
+    };
+    if (cfg.arch == "sasrec") return build(arch::sasrec{});
+    require(cfg.arch == "llama", "{}: unknown arch '{}' (expected sasrec or llama)", dir.string(), cfg.arch);
+    return build(arch::llama{});
+  };
+  if (scheme == "int8") return open(quant::int8_per_channel{});
+  if (scheme == "int4") {
+    const auto j = train::read_checkpoint_config(dir);
+    const auto block = j["quant"].value("block", index(32));
+    require(block == 32, "{}: int4 blocks of {} (this build reads blocks of 32)", dir.string(), block);
+    return open(quant::int4_block<32>{});
+  }
+  if (scheme == "bf16") return open(quant::bf16{});
+  require(scheme == "fp16", "{}: unknown quantization scheme '{}' (expected int8, int4, bf16 or fp16)", dir.string(),
+          scheme);
+  return open(quant::fp16{});
+}
+
+}  // namespace slmrec::model
