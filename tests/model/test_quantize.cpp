@@ -204,3 +204,28 @@ TEST_CASE("bad quantized checkpoints are refused with the file and tensor named"
 }
 
 }  // namespace slmrec
+
+namespace slmrec {
+
+TEST_CASE("a prepared input is shared by layers and a stale one is refused", "[quant]") {
+  using cpu = backend::eigen_cpu;
+  std::vector<float> w(4 * 8), x(2 * 8), x2(2 * 8);
+  rng gen(1);
+  for (auto& v : w) v = float(gen.normal());
+  for (auto& v : x) v = float(gen.normal());
+  for (auto& v : x2) v = float(gen.normal());
+  quant::linear<cpu, quant::int8_per_channel> a(8, 4), b(8, 4);
+  a.weight = quant::int8_matrix::quantize(w.data(), 4, 8);
+  b.weight = a.weight;
+  std::vector<float> direct(8), shared(8), other(8);
+  a.forward(x.data(), direct.data(), 2);
+  const auto in = a.prepare(x.data(), 2);
+  b.forward(in, shared.data());  // b reads a's codes
+  CHECK(shared == direct);
+  const auto newer = b.prepare(x2.data(), 2);
+  REQUIRE_THROWS_WITH(a.forward(in, other.data()), Catch::Contains("replaced before its use"));
+  a.forward(newer, other.data());
+  CHECK(other != direct);
+}
+
+}  // namespace slmrec

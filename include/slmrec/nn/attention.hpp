@@ -67,9 +67,10 @@ class self_attention {
     ensure_size(v_, rows * kvd);
     ensure_size(att_, rows * hd);
     ensure_size(probs_, ctx.batch * cfg_.heads * ctx.length * ctx.length);
-    q_proj.forward(x, q_.data(), rows);
-    k_proj.forward(x, k_.data(), rows);
-    v_proj.forward(x, v_.data(), rows);
+    const auto in = q_proj.prepare(x, rows);  // one x for three projections
+    q_proj.forward(in, q_.data());
+    k_proj.forward(in, k_.data());
+    v_proj.forward(in, v_.data());
     if (cfg_.rope) {
       rope_.forward(q_.data(), ctx.positions, rows, cfg_.heads);
       rope_.forward(k_.data(), ctx.positions, rows, cfg_.kv_heads);
@@ -91,8 +92,9 @@ class self_attention {
     ensure_size(q_, b * hd);
     ensure_size(att_, b * hd);
     ensure_size(x_last_, b * cfg_.dim);
-    k_proj.forward(x, k_.data(), rows);
-    v_proj.forward(x, v_.data(), rows);
+    const auto in = k_proj.prepare(x, rows);
+    k_proj.forward(in, k_.data());
+    v_proj.forward(in, v_.data());
     BE::gather_rows(x, ctx.last_rows, x_last_.data(), b, cfg_.dim);
     q_proj.forward(x_last_.data(), q_.data(), b);
     if (cfg_.rope) {

@@ -33,6 +33,15 @@ class linear {
     if (has_bias_) BE::add_bias(y, bias.value, rows, out_);
   }
 
+  // The interface quantized layers use to read one input in several layers
+  // (see quant::linear::prepare); for float weights it is the plain forward.
+  struct prepared {
+    const T* x = nullptr;
+    index rows = 0;
+  };
+  prepared prepare(const T* x, index rows) const { return {x, rows}; }
+  void forward(const prepared& in, T* y) { forward(in.x, y, in.rows); }
+
   // dx += dy W (when dx is given); dW += dy^T x; db += column sums of dy.
   void backward(const T* x, const T* dy, T* dx, index rows) {
     if (dx != nullptr) BE::gemm(false, false, rows, in_, out_, T(1), dy, out_, weight.value, in_, T(1), dx, in_);

@@ -42,6 +42,13 @@ class lora_linear {
     v(param_spec{prefix + ".lora_B.weight", {base.out_features(), rank_}, init_kind::zeros, 0.0, true, true}, lora_b);
   }
 
+  struct prepared {
+    const T* x = nullptr;
+    index rows = 0;
+  };
+  prepared prepare(const T* x, index rows) const { return {x, rows}; }
+  void forward(const prepared& in, T* y) { forward(in.x, y, in.rows); }
+
   void forward(const T* x, T* y, index rows) {
     base.forward(x, y, rows);
     if (rank_ == 0) return;

@@ -39,8 +39,9 @@ class swiglu_mlp {
     ensure_size(gate_, n);
     ensure_size(up_, n);
     ensure_size(act_, n);
-    gate_proj.forward(x, gate_.data(), rows);
-    up_proj.forward(x, up_.data(), rows);
+    const auto in = gate_proj.prepare(x, rows);  // one x for two projections
+    gate_proj.forward(in, gate_.data());
+    up_proj.forward(in, up_.data());
     BE::swiglu_forward(gate_.data(), up_.data(), act_.data(), n);
     down_proj.forward(act_.data(), y, rows);
   }

@@ -484,6 +484,19 @@ void gemm_nt(const float* x, index m, const int4_matrix<Block>& w, const float* 
   gemm_nt(x, m, w, bias, y, scratch, best_kernel());
 }
 
+// The two halves of gemm_nt (see int8_matrix.hpp): quantize once, multiply many.
+template <index Block>
+void quantize_input(const float* x, index m, const int4_matrix<Block>& w, int8_rows& q) {
+  detail::int4_quantize_x(x, m, w, q);
+}
+template <index Block>
+void gemm_nt_quantized(int8_rows& q, const int4_matrix<Block>& w, const float* bias, float* y) {
+  require(q.cols == w.cols() && q.padded_cols >= w.padded_cols(),
+          "quant::gemm_nt_quantized: input of width {} (padded {}), weights of width {} (padded {})", q.cols,
+          q.padded_cols, w.cols(), w.padded_cols());
+  detail::int4_gemm(q, w, bias, y, best_kernel());
+}
+
 // Plain scalar loops over the same integer arithmetic: the specification.
 template <index Block>
 void gemm_nt_ref(const float* x, index m, const int4_matrix<Block>& w, const float* bias, float* y) {

@@ -359,6 +359,16 @@ inline void gemm_nt(const float* x, index m, const int8_matrix& w, const float* 
   gemm_nt(x, m, w, bias, y, scratch, best_kernel());
 }
 
+// The two halves of gemm_nt, for an input that several matrices of the same
+// width multiply (q, k and v read one x): quantize once, multiply many.
+inline void quantize_input(const float* x, index m, const int8_matrix& w, int8_rows& q) {
+  quantize_rows(x, m, w.cols(), q);
+}
+inline void gemm_nt_quantized(int8_rows& q, const int8_matrix& w, const float* bias, float* y) {
+  require(q.cols == w.cols(), "quant::gemm_nt_quantized: input of width {}, weights of width {}", q.cols, w.cols());
+  detail::int8_gemm(q, w, bias, y, best_kernel());
+}
+
 // Plain scalar loops over the same integer arithmetic: the specification.
 inline void gemm_nt_ref(const float* x, index m, const int8_matrix& w, const float* bias, float* y) {
   int8_rows q;

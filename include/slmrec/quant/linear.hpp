@@ -2,6 +2,7 @@
 // quant::linear<BE, Q>: y = x W^T + b with W stored in scheme Q's format.
 // Inference only: it has no backward and no gradient, so a model built from
 // it cannot be trained (the float model is trained, then quantized).
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -39,6 +40,34 @@ class linear {
     gemm_nt(x, rows, weight, has_bias_ ? bias.value : nullptr, y);
   }
 
+  // An input that several layers of one block read (q, k and v; gate and
+  // up), quantized once by prepare() and multiplied by each layer's
+  // forward(prepared, y). The codes live in one buffer per thread: a second
+  // prepare() replaces them, and a stale handle is refused, never misread.
+  struct prepared {
+    const float* x = nullptr;
+    index rows = 0;
+    std::uint64_t generation = 0;
+  };
+  prepared prepare(const float* x, index rows) const {
+    if constexpr (integer_codes) {
+      auto& s = shared_input();
+      quantize_input(x, rows, weight, s.rows);
+      return {x, rows, ++s.generation};
+    } else {
+      return {x, rows, 0};
+    }
+  }
+  void forward(const prepared& in, float* y) const {
+    if constexpr (integer_codes) {
+      auto& s = shared_input();
+      require(in.generation == s.generation, "quant::linear: a prepared input was replaced before its use");
+      gemm_nt_quantized(s.rows, weight, has_bias_ ? bias.value : nullptr, y);
+    } else {
+      forward(in.x, y, in.rows);
+    }
+  }
+
   void set_frozen(bool) {}  // always frozen
   [[nodiscard]] index in_features() const { return in_; }
   [[nodiscard]] index out_features() const { return out_; }
@@ -48,6 +77,16 @@ class linear {
   nn::param<float> bias;
 
  private:
+  static constexpr bool integer_codes = !std::is_same_v<Q, bf16> && !std::is_same_v<Q, fp16>;
+  struct shared_codes {
+    int8_rows rows;
+    std::uint64_t generation = 0;
+  };
+  static shared_codes& shared_input() {
+    thread_local shared_codes s;
+    return s;
+  }
+
   index in_ = 0, out_ = 0;
   bool has_bias_ = false;
 };
