@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -27,6 +26,8 @@
 #include <slmrec/train/adamw.hpp>
 #include <slmrec/version.hpp>
 
+#include "timing.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -36,22 +37,8 @@ namespace {
 using be = slmrec::backend::eigen_cpu;
 using slmrec::index;
 
-struct timing {
-  double median = 0, min = 0, max = 0;
-};
-
-template <class F>
-timing time_calls(F&& f, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.front(), ms.back()};
-}
+using slmrec::bench::time_calls;
+using slmrec::bench::timing;
 
 struct preset {
   std::string name, arch, loss_positions;

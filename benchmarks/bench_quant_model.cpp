@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -27,28 +26,17 @@
 #include <slmrec/model/quantize.hpp>
 #include <slmrec/model/serving.hpp>
 
+#include "timing.hpp"
+
 namespace {
 
 using be = slmrec::backend::eigen_cpu;
 using slmrec::index;
 
-template <class F>
-double median_ms(F&& f, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + std::ptrdiff_t(ms.size() / 2), ms.end());
-  return ms[ms.size() / 2];
+double median_ms(const std::function<void()>& f, int warmup, int reps) {
+  return slmrec::bench::time_calls(f, warmup, reps).median;
 }
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
+using slmrec::bench::median;
 
 struct options {
   std::string checkpoint, pruned, data, preset = "student", presets_file = SLMREC_SHARED_DIR "/bench/presets.json";
