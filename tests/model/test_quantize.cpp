@@ -69,7 +69,7 @@ template <class Float, class Quant>
 void load_dequantized(Float& f, Quant& q) {
   q.visit([&](const nn::param_spec& spec, auto& slot) {
     const auto& e = f.parameters().at(spec.name);
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<float>>) {
+    if constexpr (nn::is_param_slot<decltype(slot), float>) {
       std::copy(slot.value, slot.value + slot.size, f.parameters().value(e));
     } else {
       slot.dequantize(f.parameters().value(e));

@@ -25,7 +25,7 @@ std::unique_ptr<recommender<BE, Arch, Depth, Scheme>> quantize(const recommender
   to->visit([&](const nn::param_spec& spec, auto& slot) {
     const auto& e = src.at(spec.name);
     require(e.spec.shape == spec.shape, "quantize: '{}' has another shape in the float model", spec.name);
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<float>>) {
+    if constexpr (nn::is_param_slot<decltype(slot), float>) {
       BE::copy(src.value(e), slot.value, e.size);
     } else {
       slot = std::remove_cvref_t<decltype(slot)>::quantize(src.value(e), spec.shape[0], spec.shape[1]);
@@ -40,7 +40,7 @@ template <class Model>
 std::size_t weight_bytes(Model& m) {
   std::size_t bytes = 0;
   m.visit([&](const nn::param_spec& spec, auto& slot) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<typename Model::T>>) {
+    if constexpr (nn::is_param_slot<decltype(slot), typename Model::T>) {
       bytes += std::size_t(nn::numel(spec.shape)) * sizeof(float);
     } else {
       bytes += slot.storage_bytes();

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -124,7 +125,7 @@ void save_quantized(const std::filesystem::path& dir, Model& m, const nlohmann::
   w.set_metadata("format", "slmrec");
   w.set_metadata("quant", Q::name);
   m.visit([&](const nn::param_spec& spec, auto& slot) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(slot)>, nn::param<float>>) {
+    if constexpr (nn::is_param_slot<decltype(slot), float>) {
       const std::vector<std::int64_t> shape(spec.shape.begin(), spec.shape.end());
       w.add_f32(spec.name, shape, std::span<const float>(slot.value, std::size_t(slot.size)));
     } else {
@@ -147,7 +148,7 @@ void load_quantized_weights(const std::filesystem::path& dir, Model& m) {
     using slot_t = std::remove_cvref_t<decltype(slot)>;
     require(f.contains(spec.name), "{}: no tensor '{}' (is this checkpoint for a different model?)", f.path().string(),
             spec.name);
-    if constexpr (std::is_same_v<slot_t, nn::param<float>>) {
+    if constexpr (nn::is_param_slot<slot_t, float>) {
       const std::vector<std::int64_t> shape(spec.shape.begin(), spec.shape.end());
       const auto v = f.to_float_checked(spec.name, shape);
       std::copy(v.begin(), v.end(), slot.value);
@@ -157,24 +158,39 @@ void load_quantized_weights(const std::filesystem::path& dir, Model& m) {
   }, "");
 }
 
-// The scheme a checkpoint's config names ("none" for a float checkpoint).
-inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
-  const auto j = train::read_checkpoint_config(dir);
-  if (!j.contains("quant")) return "none";
+namespace detail {
+
+// The scheme and int4 block of a checkpoint's parsed config ("none" for float).
+inline std::pair<std::string, index> quant_section(const nlohmann::json& j, const std::filesystem::path& dir) {
+  if (!j.contains("quant")) return {"none", 0};
   try {
-    return j.at("quant").at("scheme").get<std::string>();
+    const auto& q = j.at("quant");
+    return {q.at("scheme").get<std::string>(), q.value("block", index(32))};
   } catch (const nlohmann::json::exception& e) {
     fail("{}: bad 'quant' section: {}", (dir / "config.json").string(), e.what());
   }
+}
+
+}  // namespace detail
+
+// The scheme a checkpoint's config names ("none" for a float checkpoint).
+inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
+  return detail::quant_section(train::read_checkpoint_config(dir), dir).first;
 }
 
 // Opens a float or quantized checkpoint for inference and calls f(model)
 // with the model's compile-time type (one instantiation per arch and scheme).
 template <backend::backend BE, class F>
 decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
-  const std::string scheme = checkpoint_scheme(dir);
+  const auto config = train::read_checkpoint_config(dir);
+  const auto [scheme, block] = detail::quant_section(config, dir);
   if (scheme == "none") return with_checkpoint<BE>(dir, std::forward<F>(f));
-  const auto cfg = checkpoint_model_config(dir);
+  recommender_config cfg;
+  try {
+    cfg = config.at("model").get<recommender_config>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad model config: {}", (dir / "config.json").string(), e.what());
+  }
   const auto open = [&]<class Q>(Q) -> decltype(auto) {
     const auto build = [&]<class Arch>(Arch) -> decltype(auto) {
       auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
@@ -187,8 +203,6 @@ decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   };
   if (scheme == "int8") return open(quant::int8_per_channel{});
   if (scheme == "int4") {
-    const auto j = train::read_checkpoint_config(dir);
-    const auto block = j["quant"].value("block", index(32));
     require(block == 32, "{}: int4 blocks of {} (this build reads blocks of 32)", dir.string(), block);
     return open(quant::int4_block<32>{});
   }

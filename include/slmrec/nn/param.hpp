@@ -4,6 +4,7 @@
 // one flat buffer (see parameters.hpp), so that optimisers, clipping, pruning
 // and quantisation walk one array instead of a tree of layers.
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <slmrec/core/types.hpp>
@@ -40,5 +41,10 @@ struct param {
   T* grad = nullptr;
   index size = 0;
 };
+
+// Whether a slot a module's visit() lists is a float parameter of scalar T
+// (the other kind is a quantized layer's packed matrix, which owns its memory).
+template <class Slot, class T>
+inline constexpr bool is_param_slot = std::is_same_v<std::remove_cvref_t<Slot>, param<T>>;
 
 }  // namespace slmrec::nn

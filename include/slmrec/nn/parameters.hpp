@@ -45,7 +45,7 @@ class parameter_store {
     // Quantized weights (quant::linear, quant::embedding) are listed with their
     // own storage type: they own their memory and are not part of the store.
     module.visit([&](const param_spec& spec, auto& slot) {
-      if constexpr (is_param<decltype(slot)>) {
+      if constexpr (is_param_slot<decltype(slot), T>) {
         require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
         const index size = numel(spec.shape);
         by_name_.emplace(spec.name, entries_.size());
@@ -58,7 +58,7 @@ class parameter_store {
     grads_.assign(with_grads ? std::size_t(total) : 0, T(0));
     std::size_t i = 0;
     module.visit([&](const param_spec& spec, auto& slot) {
-      if constexpr (is_param<decltype(slot)>) {
+      if constexpr (is_param_slot<decltype(slot), T>) {
         const entry& e = entries_[i++];
         slot.value = values_.data() + e.offset;
         slot.grad = with_grads && spec.trainable ? grads_.data() + e.offset : nullptr;
@@ -124,8 +124,6 @@ class parameter_store {
   T* grads_data() { return grads_.data(); }
 
  private:
-  template <class Slot>
-  static constexpr bool is_param = std::is_same_v<std::remove_cvref_t<Slot>, param<T>>;
 
   std::vector<entry> entries_;
   std::unordered_map<std::string, std::size_t> by_name_;

@@ -104,7 +104,12 @@ SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n
     bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);  // Inf or NaN
   }
   const float maxabs = _mm512_reduce_max_ps(vmax);
-  if (bad != 0 || maxabs < tiny_absmax) return quantize_row_scalar(x, n, padded, q, scale, block_sums, total);
+  if (bad != 0 || maxabs < tiny_absmax) {  // not finite, or all but zero: the scalar way
+    if (!quantize_row_scalar(x, n, padded, q, scale, block_sums, total)) return false;
+    if (biased != nullptr)
+      for (index k = 0; k < padded; ++k) biased[k] = static_cast<std::uint8_t>(q[k] ^ 0x80);
+    return true;
+  }
   scale = maxabs / 127.0f;
   const __m512 inv = _mm512_set1_ps(127.0f / maxabs), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   total = 0;
@@ -183,13 +188,8 @@ inline void quantize_rows_padded(const float* x, index m, index cols, index padd
     float& scale = out.scales[std::size_t(r)];
     std::int32_t& total = out.sums[std::size_t(r)];
 #if SLMREC_QUANT_X86
-    if (vector) {
-      std::uint8_t* u = out.biased.data() + r * padded;
-      if (!quantize_row_avx512(x + r * cols, cols, padded, q, scale, bs, total, u)) return false;
-      if (scale < tiny_absmax / 127.0f)  // the scalar fallback wrote the codes only
-        for (index k = 0; k < padded; ++k) u[k] = static_cast<std::uint8_t>(q[k] ^ 0x80);
-      return true;
-    }
+    if (vector)
+      return quantize_row_avx512(x + r * cols, cols, padded, q, scale, bs, total, out.biased.data() + r * padded);
 #endif
     return quantize_row_scalar(x + r * cols, cols, padded, q, scale, bs, total);
   };

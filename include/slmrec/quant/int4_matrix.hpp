@@ -322,7 +322,8 @@ SLMREC_QUANT_TARGET_VNNI inline void int4_vnni_micro(const int4_gemm_args& a, in
       for (int p = 0; p < NP; ++p) {
         const __m512 sv = _mm512_loadu_ps(a.ws + ((p0 + p) * a.blocks + b) * 16);
         // The all-ones masked form is the plain instruction; GCC 12's
-        // unmasked one warns about its own uninitialized placeholder.
+        // unmasked intrinsic passes an _mm512_undefined operand that
+        // -Wmaybe-uninitialized reports.
         const __m512 dot = _mm512_maskz_cvtepi32_ps(__mmask16(0xffff), _mm512_sub_epi32(acc[r][p], comp));
         f[r][p] = _mm512_fmadd_ps(sv, dot, f[r][p]);
       }

@@ -202,8 +202,9 @@ SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_micro(const int8_gemm_args& a, in
     const auto mask = static_cast<__mmask16>((1u << std::min<index>(16, a.rows - o)) - 1u);
     const __m512 wsv = _mm512_loadu_ps(a.ws + o);
     // sum (x + 128) w = sum x w + 128 sum w. The all-ones masked forms
-    // here and below are the plain instructions; GCC 12's unmasked ones
-    // warn about their own uninitialized placeholder operand.
+    // here and below are the plain instructions; GCC 12's unmasked
+    // intrinsics pass an _mm512_undefined operand that -Wmaybe-uninitialized
+    // reports.
     const __m512i comp = _mm512_maskz_slli_epi32(__mmask16(0xffff), _mm512_loadu_si512(a.wsum + o), 7);
     const __m512 bv = a.bias != nullptr ? _mm512_maskz_loadu_ps(mask, a.bias + o) : _mm512_setzero_ps();
     for (int r = 0; r < MR; ++r) {
