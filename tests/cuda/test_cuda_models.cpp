@@ -1,0 +1,201 @@
+// Whole models on the GPU against the same models on the CPU: a training
+// step (llama and sasrec, dropout on, every head), the sampled loss,
+// scoring, a distillation step, and the tiny_llama fixture against
+// transformers. Only the backend type differs between the two sides.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <slmrec/data/batch.hpp>
+#include <slmrec/data/split.hpp>
+#include <slmrec/data/synthetic.hpp>
+#include <slmrec/distill/distiller.hpp>
+#include <slmrec/model/arch.hpp>
+#include <slmrec/model/llama_parity.hpp>
+#include <slmrec/model/recommender.hpp>
+#include <slmrec/train/adamw.hpp>
+
+#include "cuda/parity.hpp"
+
+namespace slmrec {
+
+namespace {
+using test::cpu;
+using test::relative_error;
+using test::to_host;
+
+model::recommender_config small_config(const std::string& arch, const std::string& head) {
+  model::recommender_config c;
+  c.arch = arch;
+  c.num_items = 300;
+  c.dim = 32;
+  c.heads = 4;
+  c.kv_heads = arch == "llama" ? 2 : 0;
+  c.layers = 2;
+  c.max_len = 12;
+  c.dropout = 0.1;  // the same counter-based masks on both backends
+  c.head = head;
+  if (head == "projected") c.item_dim = 24;
+  c.aux_layers = {0};
+  return c;
+}
+
+struct batch_data {
+  index rows = 6, columns = 12;
+  std::vector<std::int32_t> items, targets, negatives;
+};
+batch_data make_batch(index num_items) {
+  batch_data b;
+  rng gen(11);
+  for (index r = 0; r < b.rows; ++r)
+    for (index c = 0; c < b.columns; ++c) {
+      const bool padded = c < r;  // left padding of r positions
+      b.items.push_back(padded ? 0 : std::int32_t(1 + gen.below(std::uint64_t(num_items))));
+      b.targets.push_back(padded ? 0 : std::int32_t(1 + gen.below(std::uint64_t(num_items))));
+      b.negatives.push_back(std::int32_t(1 + gen.below(std::uint64_t(num_items))));
+    }
+  return b;
+}
+
+struct step_result {
+  double loss = 0.0;
+  std::vector<float> grads, params, scores;
+};
+
+// One AdamW training step from seed-7 weights, then scores of the updated model.
+template <class BE, class Arch>
+step_result train_step(const model::recommender_config& cfg, const batch_data& b, bool sampled) {
+  model::recommender<BE, Arch> m(cfg);
+  m.initialize(7);
+  train::adamw<BE> opt(m.parameters(), {});
+  step_result r;
+  m.parameters().zero_grads();
+  m.encode(b.items, b.rows, b.columns, true, 42);
+  r.loss = sampled ? m.train_sampled_bce(b.targets, b.negatives) : m.train_cross_entropy(b.targets);
+  const auto n = static_cast<std::size_t>(m.parameters().total_size());
+  r.grads = to_host<BE>(m.parameters().grads_data(), n);
+  opt.step();
+  r.params = to_host<BE>(m.parameters().values_data(), n);
+  r.scores.resize(static_cast<std::size_t>(b.rows * (cfg.num_items + 1)));
+  m.score_last(b.items, b.rows, b.columns, r.scores);
+  return r;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a training step on the GPU matches the CPU: loss, every gradient, the update, the scores",
+                   "[cuda]", backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const double tol = test::tolerance<BE>;
+  const auto b = make_batch(300);
+  for (const std::string head : {"tied", "classifier", "projected"}) {
+    {
+      const auto cfg = small_config("llama", head);
+      const auto want = train_step<cpu, arch::llama>(cfg, b, false);
+      const auto got = train_step<BE, arch::llama>(cfg, b, false);
+      INFO("llama, head " << head);
+      CHECK(got.loss == Approx(want.loss).epsilon(tol));
+      CHECK(relative_error(got.grads, want.grads) < tol);
+      CHECK(relative_error(got.params, want.params) < tol);
+      CHECK(relative_error(got.scores, want.scores) < tol);
+    }
+    if (head == "tied") {
+      const auto cfg = small_config("sasrec", head);
+      for (bool sampled : {false, true}) {
+        const auto want = train_step<cpu, arch::sasrec>(cfg, b, sampled);
+        const auto got = train_step<BE, arch::sasrec>(cfg, b, sampled);
+        INFO("sasrec, " << (sampled ? "sampled BCE" : "cross-entropy"));
+        CHECK(got.loss == Approx(want.loss).epsilon(tol));
+        CHECK(relative_error(got.grads, want.grads) < tol);
+        CHECK(relative_error(got.params, want.params) < tol);
+        CHECK(relative_error(got.scores, want.scores) < tol);
+      }
+    }
+  }
+}
+
+namespace {
+struct distill_result {
+  double total = 0.0;
+  distill::distill_terms terms;
+  std::vector<float> grads;
+};
+
+template <class BE>
+distill_result distill_step(const data::dataset& ds, const data::split& split) {
+  auto tcfg = small_config("llama", "tied");
+  tcfg.layers = 4;
+  tcfg.aux_layers.clear();
+  tcfg.num_items = ds.num_items;
+  auto scfg = small_config("llama", "tied");
+  scfg.num_items = ds.num_items;
+  model::recommender<BE, arch::llama> teacher(tcfg, false), student(scfg);
+  teacher.initialize(1);
+  student.initialize(2);
+  distill::distill_weights w{0.8, 0.5, 0.6, distill::norm_kind::mse, true};
+  distill::distiller kd(teacher, student, distill::make_block_map(4, 2, 2), w, split.train);
+  data::batch_options bo;
+  bo.batch_size = 16;
+  bo.max_len = 12;
+  bo.shuffle = false;
+  data::batcher batches(split.train, bo);
+  data::batch batch;
+  batches.next(batch);
+  student.parameters().zero_grads();
+  distill_result r;
+  r.total = kd.train_step(batch, 3);
+  r.terms = kd.last_terms();
+  r.grads = to_host<BE>(student.parameters().grads_data(), static_cast<std::size_t>(student.parameters().total_size()));
+  return r;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a distillation step on the GPU matches the CPU: every term and the student's gradients",
+                   "[cuda]", backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const double tol = test::tolerance<BE>;
+  data::synthetic_options o;
+  o.users = 64;
+  o.items = 80;
+  o.min_len = 4;
+  o.max_len = 14;
+  o.seed = 3;
+  const auto ds = data::make_synthetic(o);
+  const auto split = data::leave_one_out(ds);
+  const auto want = distill_step<cpu>(ds, split);
+  const auto got = distill_step<BE>(ds, split);
+  CHECK(got.total == Approx(want.total).epsilon(tol));
+  CHECK(got.terms.ce == Approx(want.terms.ce).epsilon(tol));
+  CHECK(got.terms.cosine == Approx(want.terms.cosine).epsilon(tol));
+  CHECK(got.terms.norm == Approx(want.terms.norm).epsilon(tol));
+  CHECK(got.terms.ms == Approx(want.terms.ms).epsilon(tol));
+  CHECK(relative_error(got.grads, want.grads) < tol);
+}
+
+TEMPLATE_TEST_CASE("tiny_llama on the GPU matches transformers: every layer, the loss and all gradients", "[cuda]",
+                   backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const auto fixture = std::filesystem::path(SLMREC_SHARED_DIR) / "fixtures" / "tiny_llama";
+  REQUIRE(std::filesystem::exists(fixture / "reference.safetensors"));
+  model::parity_tolerances tol;
+  if constexpr (BE::math == backend::cuda_math::bf16) tol.forward = tol.gradient = test::tolerance<BE>;
+  const auto report = model::check_llama_parity<BE>(fixture, fixture / "reference.safetensors", {}, tol);
+  REQUIRE(report.rows.size() > 10);
+  for (const auto& r : report.rows) {
+    INFO(r.case_name << "." << r.tensor << ": " << r.error << " (limit " << r.tolerance << ")");
+    CHECK(r.ok());
+  }
+}
+
+TEST_CASE("without a GPU, backend::cuda says so instead of crashing", "[no-device]") {
+  if (backend::cuda_available()) {
+    // With a device the allocation works; the parity tests cover the rest.
+    backend::cuda_memory::device_buffer<float> b(16);
+    CHECK(b.size() == 16);
+    return;
+  }
+  CHECK_THROWS_WITH(backend::cuda_memory::device_buffer<float>(16), Catch::Contains("needs an NVIDIA GPU"));
+  CHECK_THROWS_WITH((model::recommender<backend::cuda, arch::llama>(small_config("llama", "tied"))),
+                    Catch::Contains("needs an NVIDIA GPU"));
+}
+
+}  // namespace slmrec
