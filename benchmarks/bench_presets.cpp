@@ -8,6 +8,9 @@
 // One JSON line per measurement, the same fields as the PyTorch script plus
 // `flops` (the model FLOPs of one call, formula below) and `gflops_per_s`.
 //   bench_presets --preset teacher --what train,infer,latency --reps 10
+//   bench_presets --preset llama7b-8 --device cuda-bf16     (a build with slmrec::cuda)
+// On the GPU every timed call ends with a device synchronisation, so the
+// times are those of finished work, as torch.cuda.synchronize() in the peer.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -18,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/backend/select.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/factory.hpp>
@@ -34,7 +37,6 @@
 
 namespace {
 
-using be = slmrec::backend::eigen_cpu;
 using slmrec::index;
 
 using slmrec::bench::time_calls;
@@ -85,19 +87,19 @@ slmrec::model::recommender_config config_of(const preset& p) {
 }
 
 struct options {
-  std::string what = "train,infer,latency";
+  std::string what = "train,infer,latency", device = "cpu";
   int reps = 10, warmup = 3;
 };
 
-nlohmann::json base_record(const preset& p, index params) {
+nlohmann::json base_record(const preset& p, index params, const options& o) {
   int threads = 1;
 #if defined(_OPENMP)
   threads = omp_get_max_threads();
 #endif
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   return {{"impl", "slmrec"},         {"version", slmrec::version},
-          {"preset", p.name},         {"device", "cpu"},
-          {"dtype", "fp32"},          {"batch", p.batch},
+          {"preset", p.name},         {"device", o.device == "cpu" ? "cpu" : "cuda"},
+          {"dtype", o.device == "cuda-bf16" ? "bf16" : "fp32"},   {"batch", p.batch},
           {"layers", p.layers},       {"threads", threads},
           {"params", params},         {"openblas_coretype", coretype ? coretype : ""}};
 }
@@ -118,6 +120,7 @@ void emit(nlohmann::json rec, const std::string& what, const timing& t, double f
 
 template <class Model>
 void run(Model& m, const preset& p, const options& o) {
+  using be = typename Model::backend_type;
   slmrec::rng gen(0);
   const index b = p.batch, t = p.seq;
   std::vector<std::int32_t> seq(std::size_t(b * (t + 1)));
@@ -129,7 +132,10 @@ void run(Model& m, const preset& p, const options& o) {
       const bool scored = p.loss_positions == "all" || c == t - 1;
       if (scored) targets[std::size_t(r * t + c)] = seq[std::size_t(r * (t + 1) + c + 1)];
     }
-  const auto rec = base_record(p, m.parameters().count());
+  auto rec = base_record(p, m.parameters().count(), o);
+#if defined(SLMREC_HAVE_CUDA)
+  if constexpr (!be::is_host) rec["gpu"] = slmrec::backend::cuda_runtime::device_description();
+#endif
   const auto wanted = [&](const char* w) { return ("," + o.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
 
   if (wanted("train")) {
@@ -139,20 +145,27 @@ void run(Model& m, const preset& p, const options& o) {
       m.encode(items, b, t, true, 0);
       m.train_cross_entropy(targets);
       opt.step();
+      be::synchronize();
     };
     emit(rec, "train", time_calls(step, o.warmup, o.reps), model_flops(p, true), b);
   }
   if (wanted("infer")) {
     slmrec::model::server<Model> serve(m);
     std::vector<std::int32_t> top(std::size_t(b * 10));
-    const auto step = [&] { serve.recommend(items, b, t, 10, false, top); };
+    const auto step = [&] {
+      serve.recommend(items, b, t, 10, false, top);
+      be::synchronize();
+    };
     emit(rec, "infer", time_calls(step, o.warmup, o.reps), model_flops(p, false), b);
   }
   if (wanted("latency")) {
     slmrec::model::server<Model> serve(m);
     const std::span<const std::int32_t> history(items.data(), std::size_t(t));
     std::vector<std::int32_t> top(10);
-    const auto one = [&] { serve.recommend(history, 10, true, top); };
+    const auto one = [&] {
+      serve.recommend(history, 10, true, top);
+      be::synchronize();
+    };
     preset single = p;
     single.batch = 1;
     emit(rec, "latency", time_calls(one, o.warmup * 10, o.reps * 20), model_flops(single, false), 1);
@@ -162,15 +175,22 @@ void run(Model& m, const preset& p, const options& o) {
 // A square float32 product of size n with this library's GEMM: the peak our
 // own matrix products reach on this machine (the driver script also measures
 // the BLAS's).
+template <class be>
 void run_peak(index n, const options& o) {
-  std::vector<float> a(std::size_t(n * n)), b(a.size()), c(a.size());
+  std::vector<float> ha(static_cast<std::size_t>(n * n)), hb(ha.size());
   slmrec::rng gen(1);
-  for (auto& v : a) v = float(gen.normal());
-  for (auto& v : b) v = float(gen.normal());
-  const auto t = time_calls([&] { be::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); },
-                            1, std::max(3, o.reps / 2));
+  for (auto& v : ha) v = float(gen.normal());
+  for (auto& v : hb) v = float(gen.normal());
+  typename be::template buffer<float> a(ha.size()), b(ha.size()), c(ha.size());
+  be::upload(ha.data(), a.data(), index(ha.size()));
+  be::upload(hb.data(), b.data(), index(hb.size()));
+  const auto product = [&] {
+    be::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    be::synchronize();
+  };
+  const auto t = time_calls(product, 1, std::max(3, o.reps / 2));
   preset p{"peak", "gemm", "", n, 1, 1, 0, 0, 0, 0, 1};
-  auto rec = base_record(p, 0);
+  auto rec = base_record(p, 0, o);
   rec.erase("layers");
   rec["n"] = n;
   emit(rec, "peak", t, 2.0 * double(n) * double(n) * double(n), 1);
@@ -193,13 +213,17 @@ int main(int argc, char** argv) {
   app.add_option("--layers", layers, "override the preset's depth")->check(CLI::NonNegativeNumber);
   app.add_option("--batch", batch, "override the preset's batch")->check(CLI::NonNegativeNumber);
   app.add_option("--peak-n", peak_n, "size of the square product for --what peak")->check(CLI::PositiveNumber);
+  app.add_option("--device", o.device, slmrec::backend::device_names);
   CLI11_PARSE(app, argc, argv);
   try {
 #if defined(_OPENMP)
     if (threads > 0) omp_set_num_threads(threads);
 #endif
+    const auto peak = [&] {
+      slmrec::backend::with_device(o.device, [&](auto device) { run_peak<typename decltype(device)::type>(peak_n, o); });
+    };
     if (o.what == "peak") {
-      run_peak(peak_n, o);
+      peak();
       return 0;
     }
     const auto all = nlohmann::json::parse(slmrec::io::read_file(presets_file));
@@ -209,11 +233,13 @@ int main(int argc, char** argv) {
              j.at("layers"), j.at("seq"), j.at("items"), j.at("batch")};
     if (layers > 0) p.layers = layers;
     if (batch > 0) p.batch = batch;
-    slmrec::model::with_recommender<be>(config_of(p), true, [&](auto& m) {
-      m.initialize(0);
-      run(m, p, o);
+    slmrec::backend::with_device(o.device, [&](auto device) {
+      slmrec::model::with_recommender<typename decltype(device)::type>(config_of(p), true, [&](auto& m) {
+        m.initialize(0);
+        run(m, p, o);
+      });
     });
-    if (o.what.find("peak") != std::string::npos) run_peak(peak_n, o);
+    if (o.what.find("peak") != std::string::npos) peak();
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_presets: error: {}\n", e.what());
     return 1;

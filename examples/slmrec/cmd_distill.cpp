@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/backend/select.hpp>
 #include <slmrec/distill/distiller.hpp>
 #include <slmrec/distill/init.hpp>
 #include <slmrec/model/factory.hpp>
@@ -25,7 +25,7 @@ void add_distill(CLI::App& app) {
   struct options {
     data_options data;
     train::train_config train;
-    std::string teacher, out, init = "first", norm = "mse", align = "last";
+    std::string teacher, out, init = "first", norm = "mse", align = "last", device = "cpu";
     index student_layers = 2, blocks = 2;
     distill::distill_weights weights;
     double dropout = -1.0;
@@ -49,6 +49,7 @@ void add_distill(CLI::App& app) {
   add_train_options(cmd, o->train);
   cmd->add_option("--out", o->out, "the student's checkpoint directory")->required();
   cmd->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
+  cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
   cmd->callback([o] {
     o->weights.norm_type = distill::parse_norm_kind(o->norm);
     require(o->align == "last" || o->align == "all", "--align '{}' is not one of last, all", o->align);
@@ -65,17 +66,19 @@ void add_distill(CLI::App& app) {
     if (o->weights.ms > 0)
       for (index k = 1; k < map.blocks; ++k) scfg.aux_layers.push_back(map.student_layer(k));
     if (o->dropout >= 0) scfg.dropout = o->dropout;
-    model::with_checkpoint<backend::eigen_cpu>(o->teacher, [&](auto& teacher) {
-      model::with_recommender<backend::eigen_cpu>(scfg, true, [&](auto& student) {
+    backend::with_device(o->device, [&](auto device) {
+    using BE = typename decltype(device)::type;
+    model::with_checkpoint<BE>(o->teacher, [&](auto& teacher) {
+      model::with_recommender<BE>(scfg, true, [&](auto& student) {
         if constexpr (std::is_same_v<typename std::remove_cvref_t<decltype(teacher)>::arch_type,
                                      typename std::remove_cvref_t<decltype(student)>::arch_type>) {
           student.initialize(o->train.seed);
           if (o->init.starts_with("hf:")) {
-            auto hf = model::load_hf_llama<backend::eigen_cpu>(o->init.substr(3), o->student_layers);
+            auto hf = model::load_hf_llama<BE>(o->init.substr(3), o->student_layers);
             index copied = 0;
             for (const auto& e : student.parameters().entries())
               if (const auto* src = hf.params.find(e.spec.name); src && src->spec.shape == e.spec.shape) {
-                backend::eigen_cpu::copy(hf.params.value(*src), student.parameters().value(e), e.size);
+                BE::copy(hf.params.value(*src), student.parameters().value(e), e.size);
                 ++copied;
               }
             require(copied > 0, "--init {}: no tensor of that checkpoint fits the student", o->init);
@@ -96,6 +99,7 @@ void add_distill(CLI::App& app) {
           fail("teacher and student must have the same arch");
         }
       });
+    });
     });
   });
 }

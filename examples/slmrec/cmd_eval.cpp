@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/backend/select.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
@@ -23,7 +23,7 @@ namespace slmrec::cli {
 void add_eval(CLI::App& app) {
   struct options {
     data_options data;
-    std::string checkpoint, protocol = "full", sampler = "uniform", split = "test";
+    std::string checkpoint, protocol = "full", sampler = "uniform", split = "test", device = "cpu";
     index negatives = 99, batch = 256, max_users = 0;
     std::uint64_t seed = 0;
     bool keep_history = false, json = false;
@@ -41,6 +41,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "users per scoring batch")->capture_default_str();
   cmd->add_flag("--keep-history", o->keep_history, "full ranking: keep the user's own items as candidates");
   cmd->add_flag("--json", o->json, "print the result as one JSON object on the last line");
+  cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
   cmd->callback([o] {
     require(o->protocol == "full" || o->protocol == "sampled", "--protocol '{}' is not one of full, sampled",
             o->protocol);
@@ -49,7 +50,7 @@ void add_eval(CLI::App& app) {
     require(o->split == "valid" || o->split == "test", "--split '{}' is not one of valid, test", o->split);
     const auto ds = o->data.load();
     const auto split = data::leave_one_out(ds);
-    model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
+    auto evaluate = [&](auto& m) {
       require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}",
               o->data.file, ds.num_items, m.config().num_items);
       eval::eval_options eo;
@@ -72,7 +73,18 @@ void add_eval(CLI::App& app) {
         j["users"] = r.users;
         fmt::print("{}\n", j.dump());
       }
-    });
+    };
+    // Quantized checkpoints run on the CPU kernels of quant/; float ones on any backend.
+    if (o->device == "cpu") {
+      model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, evaluate);
+    } else {
+      backend::with_device(o->device, [&](auto device) {
+        using BE = typename decltype(device)::type;
+        require(model::checkpoint_scheme(o->checkpoint) == "none",
+                "{} is a quantized checkpoint: its kernels run on the CPU (--device cpu)", o->checkpoint);
+        model::with_checkpoint<BE>(o->checkpoint, evaluate);
+      });
+    }
   });
 }
 

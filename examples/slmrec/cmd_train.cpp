@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/backend/select.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/factory.hpp>
@@ -39,6 +39,7 @@ void add_train(CLI::App& app) {
     model::recommender_config model;
     train::train_config train;
     std::string loss = "ce", out, items_from;
+    std::string device = "cpu";
     bool resume = false, train_items = false;
   };
   auto o = std::make_shared<options>();
@@ -53,6 +54,7 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--train-items", o->train_items, "with --items-from: keep training the item table");
   cmd->add_option("--out", o->out, "checkpoint directory")->required();
   cmd->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
+  cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
   cmd->callback([o] {
     const auto ds = o->data.load();
     const auto split = data::leave_one_out(ds);
@@ -68,7 +70,9 @@ void add_train(CLI::App& app) {
     require(o->loss == "ce" || o->loss == "bce", "--loss '{}' is not one of ce, bce", o->loss);
     fmt::print("data {}: {} users, {} items; {} validation/test users ({} with < 3 items train only)\n", ds.source,
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
-    model::with_recommender<backend::eigen_cpu>(cfg, true, [&](auto& m) {
+    backend::with_device(o->device, [&](auto device) {
+    using BE = typename decltype(device)::type;
+    model::with_recommender<BE>(cfg, true, [&](auto& m) {
       if (!o->resume || !std::filesystem::exists(std::filesystem::path(o->out) / "state.json"))
         m.initialize(o->train.seed);
       fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
@@ -77,6 +81,7 @@ void add_train(CLI::App& app) {
       train::next_item_objective obj(m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
       const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
       report_test(m, split, ds, r, o->train, o->out);
+    });
     });
   });
 }

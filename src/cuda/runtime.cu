@@ -21,14 +21,13 @@ void require_device() {
   static const bool ok = [] {
     int n = 0;
     const cudaError_t status = cudaGetDeviceCount(&n);
-    if (status != cudaSuccess) {
-      cudaGetLastError();
-      cuda_detail::cuda_fail("cudaGetDeviceCount (backend::cuda needs an NVIDIA GPU; use the CPU backend here)",
-                             cudaGetErrorString(status), __FILE__, __LINE__);
+    if (status != cudaSuccess) cudaGetLastError();
+    if (status != cudaSuccess || n == 0) {
+      const std::string why = std::string(status != cudaSuccess ? cudaGetErrorString(status) : "no CUDA device") +
+                              "; backend::cuda needs an NVIDIA GPU with a driver for this CUDA runtime: run on a GPU "
+                              "machine or use the CPU backend (--device cpu)";
+      cuda_detail::cuda_fail("cudaGetDeviceCount", why.c_str(), __FILE__, __LINE__);
     }
-    if (n == 0)
-      cuda_detail::cuda_fail("cudaGetDeviceCount (backend::cuda needs an NVIDIA GPU; use the CPU backend here)",
-                             "no CUDA device", __FILE__, __LINE__);
     return true;
   }();
   (void)ok;

@@ -29,6 +29,9 @@ struct cuda_t : cuda_kernels {
   static constexpr const char* name = Math == cuda_math::fp32 ? "cuda" : "cuda_bf16";
   static constexpr bool is_host = false;  // buffers live on the device: read them through download()
   static constexpr cuda_math math = Math;
+  // Waits for every queued kernel (timing; most callers never need it, as
+  // each download waits for the work before it).
+  static void synchronize() { cuda_runtime::synchronize(); }
 
   static void gemm(bool trans_a, bool trans_b, index m, index n, index k, float alpha, const float* a, index lda,
                    const float* b, index ldb, float beta, float* c, index ldc) {

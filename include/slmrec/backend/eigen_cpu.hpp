@@ -26,6 +26,7 @@ struct eigen_cpu_t : cpu::blas_kernels<T>,
   using buffer = cpu::buffer<U>;
   static constexpr const char* name = "eigen_cpu";
   static constexpr bool is_host = true;  // buffers are directly readable on the host
+  static void synchronize() {}           // every operation has finished when it returns
 };
 
 using eigen_cpu = eigen_cpu_t<float>;
