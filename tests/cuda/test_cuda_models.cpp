@@ -2,7 +2,10 @@
 // step (llama and sasrec, dropout on, every head), the sampled loss,
 // scoring, a distillation step, and the tiny_llama fixture against
 // transformers. Only the backend type differs between the two sides.
+#include <algorithm>
 #include <filesystem>
+#include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/llama_parity.hpp>
 #include <slmrec/model/recommender.hpp>
+#include <slmrec/model/serving.hpp>
 #include <slmrec/train/adamw.hpp>
 
 #include "cuda/parity.hpp"
@@ -184,6 +188,41 @@ TEMPLATE_TEST_CASE("tiny_llama on the GPU matches transformers: every layer, the
     INFO(r.case_name << "." << r.tensor << ": " << r.error << " (limit " << r.tolerance << ")");
     CHECK(r.ok());
   }
+}
+
+TEMPLATE_TEST_CASE("serving on the GPU: the device top-k equals the CPU's top_k on the same scores", "[cuda]",
+                   backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  auto cfg = small_config("llama", "tied");
+  cfg.num_items = 5000;  // many more items than threads per row
+  cfg.dropout = 0.0;
+  model::recommender<BE, arch::llama> m(cfg, false);
+  m.initialize(5);
+  const auto b = make_batch(300);
+  const index v = cfg.num_items + 1;
+  model::server<model::recommender<BE, arch::llama>> serve(m);
+  for (index k : {index(1), index(10), index(40)})
+    for (bool exclude : {false, true}) {
+      std::vector<std::int32_t> got(static_cast<std::size_t>(b.rows * k)), want(got.size());
+      serve.recommend(b.items, b.rows, b.columns, k, exclude, got);
+      std::vector<float> scores(static_cast<std::size_t>(b.rows * v));
+      m.score_last(b.items, b.rows, b.columns, scores);
+      for (index r = 0; r < b.rows; ++r) {
+        std::span<float> row(scores.data() + r * v, static_cast<std::size_t>(v));
+        if (exclude)
+          for (index c = 0; c < b.columns; ++c)
+            if (const auto id = b.items[static_cast<std::size_t>(r * b.columns + c)]; id > 0)
+              row[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
+        model::top_k(row, k, std::span(want).subspan(static_cast<std::size_t>(r * k), static_cast<std::size_t>(k)));
+      }
+      INFO("k " << k << (exclude ? ", history excluded" : ""));
+      CHECK(got == want);
+    }
+  // One user, a history longer than the model reads: all of it is excluded.
+  std::vector<std::int32_t> history(40);
+  for (std::size_t i = 0; i < history.size(); ++i) history[i] = std::int32_t(1 + (i * 37) % 300);
+  const auto top = serve.recommend(history, 20, true);
+  for (auto id : top) CHECK(std::find(history.begin(), history.end(), id) == history.end());
 }
 
 TEST_CASE("without a GPU, backend::cuda says so instead of crashing", "[no-device]") {

@@ -2,6 +2,9 @@
 // read back by NumPy itself where it is installed (else by xtensor).
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
@@ -75,6 +78,23 @@ TEST_CASE("top_k: best first, ties to the smaller id, against a full sort", "[mo
   model::top_k(many, 25, fast);
   CHECK(std::equal(fast.begin(), fast.end(), ids.begin()));
   REQUIRE_THROWS_WITH(model::top_k(scores, 8, top), Catch::Contains("k = 8"));
+}
+
+TEST_CASE("top_k (vector skip) equals top_k_ref: ties, -inf, NaN, sizes around the 16-wide blocks", "[model]") {
+  rng gen(8);
+  for (index n : {index(1), index(15), index(16), index(17), index(100), index(12'101)})
+    for (index k : {index(1), index(10), index(40)}) {
+      if (k > n) continue;
+      std::vector<float> scores(static_cast<std::size_t>(n + 1));
+      for (auto& x : scores) x = float(gen.below(200)) * 0.25f;  // many ties
+      for (std::size_t i = 1; i < scores.size(); i += 37) scores[i] = -std::numeric_limits<float>::infinity();
+      if (n > 50) scores[50] = std::nanf("");
+      std::vector<std::int32_t> fast(static_cast<std::size_t>(k)), ref(fast.size());
+      model::top_k(scores, k, fast);
+      model::top_k_ref(scores, k, ref);
+      INFO("n " << n << ", k " << k);
+      CHECK(fast == ref);
+    }
 }
 
 TEST_CASE("server: one user and a batch agree with the batch API's recommend", "[model]") {

@@ -216,35 +216,26 @@ class recommender {
   void score_last(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
     const index v = cfg_.num_items + 1;
     require(index(out.size()) == rows * v, "score_last: output holds {} values, expected {} x {}", out.size(), rows, v);
-    const T* q = encode_last(items, rows, columns);
     // Host memory of the right type: the scores go straight into `out`.
     constexpr bool direct = host_backend && std::is_same_v<T, float>;
-    if constexpr (!direct) nn::ensure_size(scores_, rows * v);
-    T* dst = nullptr;
     if constexpr (direct) {
-      dst = out.data();
-    } else {
-      dst = scores_.data();
-    }
-    if (has(classifier_)) {
-      classifier_.forward(q, dst, rows);
-    } else {
-      if (has(output_proj_)) {
-        nn::ensure_size(proj_, rows * cfg_.resolved_item_dim());
-        output_proj_.forward(q, proj_.data(), rows);
-        q = proj_.data();
-      }
-      items_.score(q, rows, dst);
-    }
-    if constexpr (direct) {
-      return;
+      score_last_into(items, rows, columns, out.data());
     } else if constexpr (std::is_same_v<T, float>) {
-      BE::download(scores_.data(), out.data(), rows * v);
+      BE::download(score_last_in_backend(items, rows, columns), out.data(), rows * v);
     } else {
       std::vector<T> host(static_cast<std::size_t>(rows * v));
-      BE::download(scores_.data(), host.data(), rows * v);
+      BE::download(score_last_in_backend(items, rows, columns), host.data(), rows * v);
       for (std::size_t i = 0; i < host.size(); ++i) out[i] = float(host[i]);
     }
+  }
+
+  // The same scores left in backend memory ([rows, num_items + 1], valid until
+  // the next call, free to overwrite): on the GPU the serving path selects the
+  // top-k there and downloads k ids per row instead of every score.
+  T* score_last_in_backend(std::span<const std::int32_t> items, index rows, index columns) {
+    nn::ensure_size(scores_, rows * (cfg_.num_items + 1));
+    score_last_into(items, rows, columns, scores_.data());
+    return scores_.data();
   }
 
   // Final hidden state of the last position of each row (a user embedding):
@@ -284,6 +275,21 @@ class recommender {
       return false;
     }
   }();
+
+  // Scores of the last position of each row into dst [rows, num_items + 1] (backend memory).
+  void score_last_into(std::span<const std::int32_t> items, index rows, index columns, T* dst) {
+    const T* q = encode_last(items, rows, columns);
+    if (has(classifier_)) {
+      classifier_.forward(q, dst, rows);
+      return;
+    }
+    if (has(output_proj_)) {
+      nn::ensure_size(proj_, rows * cfg_.resolved_item_dim());
+      output_proj_.forward(q, proj_.data(), rows);
+      q = proj_.data();
+    }
+    items_.score(q, rows, dst);
+  }
 
   // Item ids -> the stack's input x_ [rows, dim]: item rows (through the
   // input projection), SASRec's scaled sum with learned positions, dropout.

@@ -13,37 +13,89 @@
 #include <span>
 #include <vector>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/nn/context.hpp>
 
 namespace slmrec::model {
 
-// The k largest of scores[1..n] (column 0 is padding), best first; ties go to
-// the smaller item id, as in batch_api's recommend(). One pass with a small
-// sorted buffer: O(n) for the k of a recommendation list.
-inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t> out) {
-  const index n = index(scores.size()) - 1;
-  require(k >= 1 && k <= n, "top_k: k = {} outside 1..{}", k, n);
-  require(index(out.size()) >= k, "top_k: output holds {} ids, expected at least {}", out.size(), k);
-  index filled = 0;
+namespace detail {
+// Inserts item `id` into the sorted list out[0..filled) (capacity k) if it
+// beats the worst; returns the new fill.
+inline index top_k_insert(std::span<const float> scores, index k, std::span<std::int32_t> out, index filled,
+                          std::int32_t id) {
   const auto better = [&](std::int32_t a, std::int32_t b) {
     return scores[std::size_t(a)] > scores[std::size_t(b)] || (scores[std::size_t(a)] == scores[std::size_t(b)] && a < b);
   };
-  for (index i = 1; i <= n; ++i) {
-    const auto id = std::int32_t(i);
-    if (filled == k && !better(id, out[std::size_t(k - 1)])) continue;
-    index j = filled < k ? filled++ : k - 1;  // insertion into the sorted list, dropping the worst
-    while (j > 0 && better(id, out[std::size_t(j - 1)])) {
-      out[std::size_t(j)] = out[std::size_t(j - 1)];
-      --j;
-    }
-    out[std::size_t(j)] = id;
+  if (filled == k && !better(id, out[std::size_t(k - 1)])) return filled;
+  index j = filled < k ? filled++ : k - 1;  // insertion into the sorted list, dropping the worst
+  while (j > 0 && better(id, out[std::size_t(j - 1)])) {
+    out[std::size_t(j)] = out[std::size_t(j - 1)];
+    --j;
   }
+  out[std::size_t(j)] = id;
+  return filled;
+}
+inline void top_k_check(std::span<const float> scores, index k, std::span<std::int32_t> out) {
+  const index n = index(scores.size()) - 1;
+  require(k >= 1 && k <= n, "top_k: k = {} outside 1..{}", k, n);
+  require(index(out.size()) >= k, "top_k: output holds {} ids, expected at least {}", out.size(), k);
+}
+}  // namespace detail
+
+// The k largest of scores[1..n] (column 0 is padding), best first; ties go to
+// the smaller item id, as in batch_api's recommend(). One pass with a small
+// sorted buffer: O(n) for the k of a recommendation list. The plain twin the
+// tests hold top_k to.
+inline void top_k_ref(std::span<const float> scores, index k, std::span<std::int32_t> out) {
+  detail::top_k_check(scores, k, out);
+  index filled = 0;
+  for (index i = 1; i < index(scores.size()); ++i) filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
+}
+
+// top_k_ref's result, faster: once the list is full only a score above the
+// current k-th can enter (an equal one has the larger id, so it loses the tie),
+// and those are rare after the first few hundred items, so blocks of 16 scores
+// are tested against that threshold in one vector compare and skipped whole.
+inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t> out) {
+  detail::top_k_check(scores, k, out);
+  const index end = index(scores.size());
+  index filled = 0, i = 1;
+  for (; i < end && filled < k; ++i) filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
+  float threshold = scores[std::size_t(out[std::size_t(k - 1)])];
+  const float* s = scores.data();
+  for (; i + 16 <= end; i += 16) {
+    bool any = false;
+#if defined(__AVX512F__)
+    any = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), _mm512_set1_ps(threshold), _CMP_GT_OQ) != 0;
+#elif defined(__AVX2__)
+    const __m256 t = _mm256_set1_ps(threshold);
+    any = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + i), t, _CMP_GT_OQ),
+                                          _mm256_cmp_ps(_mm256_loadu_ps(s + i + 8), t, _CMP_GT_OQ))) != 0;
+#else
+    for (index j = 0; j < 16; ++j) any = any || s[i + j] > threshold;
+#endif
+    if (!any) continue;
+    for (index j = i; j < i + 16; ++j)
+      if (s[j] > threshold) {
+        detail::top_k_insert(scores, k, out, k, std::int32_t(j));
+        threshold = scores[std::size_t(out[std::size_t(k - 1)])];
+      }
+  }
+  for (; i < end; ++i) filled = detail::top_k_insert(scores, k, out, k, std::int32_t(i));
 }
 
 template <class Model>
 class server {
+  using BE = typename Model::backend_type;
+  // A backend that selects the top-k itself (the GPU): the scores never leave it.
+  static constexpr bool backend_top_k = requires { BE::max_top_k; };
+
  public:
   explicit server(Model& model) : model_(model) {}
 
@@ -56,6 +108,9 @@ class server {
     require(index(items.size()) == rows * columns, "recommend: {} ids for a [{}, {}] batch", items.size(), rows, columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
+    if constexpr (backend_top_k) {
+      if (k <= BE::max_top_k) return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
+    }
     scores_.resize(std::size_t(rows * v));
     model_.score_last(items, rows, columns, scores_);
     // Rows are independent: pick each row's top-k in parallel.
@@ -78,6 +133,13 @@ class server {
     require(!history.empty(), "recommend: the history is empty (at least one item is needed)");
     const index v = model_.config().num_items + 1;
     const auto read = std::min<std::size_t>(history.size(), std::size_t(model_.config().max_len));
+    if constexpr (backend_top_k) {
+      require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);
+      require(index(out.size()) >= k, "recommend: output holds {} ids, expected at least {}", out.size(), k);
+      if (k <= BE::max_top_k)
+        return top_k_in_backend(history.last(read), 1, index(read), history, index(history.size()), k,
+                                exclude_history, out.first(std::size_t(k)));
+    }
     scores_.resize(std::size_t(v));
     model_.score_last(history.last(read), 1, index(read), scores_);
     if (exclude_history)
@@ -92,8 +154,25 @@ class server {
   }
 
  private:
+  // Scores, exclusion and selection in backend memory; only k ids per row come back.
+  void top_k_in_backend(std::span<const std::int32_t> items, index rows, index columns,
+                        std::span<const std::int32_t> exclude, index exclude_columns, index k, bool exclude_history,
+                        std::span<std::int32_t> out) {
+    const index v = model_.config().num_items + 1;
+    auto* scores = model_.score_last_in_backend(items, rows, columns);
+    if (exclude_history) {
+      nn::ensure_size(exclude_dev_, index(exclude.size()));
+      BE::upload(exclude.data(), exclude_dev_.data(), index(exclude.size()));
+    }
+    nn::ensure_size(top_dev_, rows * k);
+    BE::top_k_rows(scores, rows, v, exclude_history ? exclude_dev_.data() : nullptr, exclude_columns, k,
+                   top_dev_.data());
+    BE::download(top_dev_.data(), out.data(), rows * k);
+  }
+
   Model& model_;
   std::vector<float> scores_;
+  typename BE::template buffer<std::int32_t> exclude_dev_, top_dev_;  // backend top-k only
 };
 
 }  // namespace slmrec::model

@@ -85,6 +85,15 @@ struct cuda_kernels {
   static double softmax_xent_rows(float* logits, const std::int32_t* targets, index n, index cols, float scale);
   static double sigmoid_bce_pairs(const float* pos, const float* neg, float* dpos, float* dneg, index n, float scale);
 
+  // ---- serving (src/cuda/top_k.cu) -----------------------------------------------------
+  // The k best items of each row of scores [rows, cols], best first, ties to the
+  // smaller id, column 0 (padding) never chosen: serving's top_k on the device.
+  // exclude [rows, exclude_cols] (or null) lists item ids whose scores are first
+  // set to -inf (a user's history; 0 = padding, ignored). out [rows, k].
+  static constexpr index max_top_k = 64;
+  static void top_k_rows(float* scores, index rows, index cols, const std::int32_t* exclude, index exclude_cols,
+                         index k, std::int32_t* out);
+
   // ---- optimiser (src/cuda/optim.cu) --------------------------------------------------
   static void adamw_update(float* p, const float* g, float* m, float* v, index n, float lr, float beta1, float beta2,
                            float eps, float weight_decay, float bias_correction1, float bias_correction2);
