@@ -3,7 +3,9 @@
 #  * a distillation epoch (after the first, with the teacher's block states
 #    cached) against a student-alone epoch with the same student, data and
 #    batches: with lambda_ms = 0 and with multi-supervision on;
-#  * the student's inference time against the teacher's (bench_presets).
+#  * the cost of teacher and student side by side: parameters, training time
+#    per epoch, inference time per 1,000 users (bench_quant_model, fp32, batches
+#    of 128 Beauty histories, and one user at a time).
 # The teacher is trained for one epoch only: its quality does not matter
 # here, its depth and width do.
 #   scripts/distill_speed.sh [DATA] [BUILD_DIR] [WORK_DIR]
@@ -11,6 +13,7 @@ set -euo pipefail
 DATA=${1:-../shared/data/s3rec_beauty/Beauty.txt}
 BUILD=${2:-build}
 WORK=${3:-$(mktemp -d)}
+mkdir -p "$WORK"
 SLMREC=$BUILD/examples/slmrec
 EPOCHS=4
 COMMON=(--data "$DATA" --dim 64 --heads 2 --dropout 0.2 --seed 0 --patience 100)
@@ -37,4 +40,24 @@ for run, label in (("student", "student alone (CE)"), ("distill_ms0", "distill, 
     e = epochs(run)
     later = statistics.median(e[1:])
     print(f"| {label} | {e[0]:.1f} | {later:.1f} | {later / base:.2f} |")
+EOF
+
+# Cost, teacher and student side by side (inference alternated in rounds by bench_quant_model).
+for m in teacher student; do
+  "$BUILD/benchmarks/bench_quant_model" --checkpoint "$WORK/$m" --data "$DATA" --schemes fp32 --rounds 5 \
+    | grep '^{' > "$WORK/$m.infer.jsonl"
+done
+python3 - "$WORK" <<'EOF'
+import json, statistics, sys
+work = sys.argv[1]
+print()
+print("| model | parameters | training s / epoch | inference ms / 1,000 users (batches of 128) | one user ms |")
+print("|---|---|---|---|---|")
+for run, label in (("teacher", "teacher, llama 8 layers"), ("student", "student, llama 2 layers")):
+    params = json.load(open(f"{work}/{run}/test_metrics.json"))["parameters"]
+    epochs = [json.loads(l)["train_seconds"] for l in open(f"{work}/{run}/metrics.jsonl")]
+    r = [json.loads(l) for l in open(f"{work}/{run}.infer.jsonl")][0]
+    batch = statistics.median(r["batch_ms"]) * 1000 / r["batch"]
+    one = statistics.median(r["one_user_ms"])
+    print(f"| {label} | {params:,} | {statistics.median(epochs):.1f} | {batch:.1f} | {one:.3f} |")
 EOF
