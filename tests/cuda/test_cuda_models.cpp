@@ -18,8 +18,11 @@
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/model/serving.hpp>
 #include <slmrec/train/adamw.hpp>
+#include <slmrec/train/checkpoint.hpp>
+#include <slmrec/train/trainer.hpp>
 
 #include "cuda/parity.hpp"
+#include "support/temp_dir.hpp"
 
 namespace slmrec {
 
@@ -223,6 +226,65 @@ TEMPLATE_TEST_CASE("serving on the GPU: the device top-k equals the CPU's top_k 
   for (std::size_t i = 0; i < history.size(); ++i) history[i] = std::int32_t(1 + (i * 37) % 300);
   const auto top = serve.recommend(history, 20, true);
   for (auto id : top) CHECK(std::find(history.begin(), history.end(), id) == history.end());
+}
+
+namespace {
+struct fit_outcome {
+  std::vector<double> losses, metrics;
+  std::vector<float> weights, reloaded;
+};
+
+// train::fit for three epochs (the trainer keeps the best weights in backend
+// memory and checkpoints them), then the checkpoint read back into a fresh model.
+template <class BE>
+fit_outcome fit_run(const data::dataset& ds, const data::split& split, const std::filesystem::path& dir) {
+  auto cfg = small_config("llama", "tied");
+  cfg.num_items = ds.num_items;
+  cfg.aux_layers.clear();
+  model::recommender<BE, arch::llama> m(cfg);
+  m.initialize(3);
+  train::train_config tc;
+  tc.epochs = 3;
+  tc.batch_size = 16;
+  tc.verbosity = 0;
+  train::next_item_objective obj(m, train::loss_kind::cross_entropy);
+  const auto r = train::fit(obj, split, ds, tc, dir);
+  fit_outcome o;
+  for (const auto& h : r.state.history) {
+    o.losses.push_back(h.at("train_loss").template get<double>());
+    o.metrics.push_back(h.at("valid").at("NDCG@10").template get<double>());
+  }
+  const auto n = std::size_t(m.parameters().total_size());
+  o.weights = to_host<BE>(m.parameters().values_data(), n);
+  model::recommender<BE, arch::llama> back(cfg, false);
+  train::load_model_weights(dir, back.parameters());
+  o.reloaded = to_host<BE>(back.parameters().values_data(), n);
+  return o;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("train::fit on the GPU follows the CPU epoch by epoch and checkpoints the best weights",
+                   "[cuda]", backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const double tol = test::tolerance<BE>;
+  data::synthetic_options o;
+  o.users = 96;
+  o.items = 60;
+  o.min_len = 4;
+  o.max_len = 14;
+  o.seed = 5;
+  const auto ds = data::make_synthetic(o);
+  const auto split = data::leave_one_out(ds);
+  const test::temp_dir tmp;
+  const auto want = fit_run<cpu>(ds, split, tmp.path() / "cpu");
+  const auto got = fit_run<BE>(ds, split, tmp.path() / "gpu");
+  REQUIRE(got.losses.size() == want.losses.size());
+  for (std::size_t e = 0; e < want.losses.size(); ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(got.losses[e] == Approx(want.losses[e]).epsilon(10 * tol));  // three epochs of steps compound the rounding
+    CHECK(got.metrics[e] == Approx(want.metrics[e]).margin(0.02));     // a rank swap moves NDCG of 11 users
+  }
+  CHECK(got.reloaded == got.weights);  // the checkpoint holds exactly the model's (best) weights
 }
 
 TEST_CASE("without a GPU, backend::cuda says so instead of crashing", "[no-device]") {

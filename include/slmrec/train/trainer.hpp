@@ -85,7 +85,10 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
   adamw_config ac{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay};
   adamw<typename store_type::backend_type> opt(ps, ac);
   lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * batches.num_batches(), cfg.schedule, cfg.min_lr_ratio};
-  std::vector<T> best(ps.values_data(), ps.values_data() + ps.total_size());
+  // The best weights so far, kept in backend memory beside the live ones (on the GPU a copy never leaves it).
+  using BE = typename store_type::backend_type;
+  typename BE::template buffer<T> best(static_cast<std::size_t>(ps.total_size()));
+  BE::copy(ps.values_data(), best.data(), ps.total_size());
 
   nlohmann::json config = obj.config_json();
   config["train"] = to_json(cfg);
@@ -155,7 +158,7 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       state.best_metric = metric;
       state.best_epoch = state.epoch;
       state.bad_epochs = 0;
-      std::copy(ps.values_data(), ps.values_data() + ps.total_size(), best.begin());
+      BE::copy(ps.values_data(), best.data(), ps.total_size());
       seconds_to_best = elapsed;
     } else {
       ++state.bad_epochs;
@@ -176,7 +179,7 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
                  state.best_epoch, res.metrics.mean("HR@10"), train_secs, double(sequences) / train_secs);
     std::fflush(stdout);
   }
-  std::copy(best.begin(), best.end(), ps.values_data());  // the model ends with its best weights
+  BE::copy(best.data(), ps.values_data(), ps.total_size());  // the model ends with its best weights
   fit_result r;
   r.state = state;
   r.seconds = std::chrono::duration<double>(clock::now() - start).count();
