@@ -47,6 +47,17 @@ model::recommender_config small_config(const std::string& arch, const std::strin
   return c;
 }
 
+// Sequential synthetic data: histories of 4 to 14 items.
+data::dataset synthetic_data(index users, std::int32_t items, std::uint64_t seed) {
+  data::synthetic_options o;
+  o.users = users;
+  o.items = items;
+  o.min_len = 4;
+  o.max_len = 14;
+  o.seed = seed;
+  return data::make_synthetic(o);
+}
+
 struct batch_data {
   index rows = 6, columns = 12;
   std::vector<std::int32_t> items, targets, negatives;
@@ -160,13 +171,7 @@ TEMPLATE_TEST_CASE("a distillation step on the GPU matches the CPU: every term a
                    "[cuda]", backend::cuda, backend::cuda_bf16) {
   using BE = TestType;
   const double tol = test::tolerance<BE>;
-  data::synthetic_options o;
-  o.users = 64;
-  o.items = 80;
-  o.min_len = 4;
-  o.max_len = 14;
-  o.seed = 3;
-  const auto ds = data::make_synthetic(o);
+  const auto ds = synthetic_data(64, 80, 3);
   const auto split = data::leave_one_out(ds);
   const auto want = distill_step<cpu>(ds, split);
   const auto got = distill_step<BE>(ds, split);
@@ -267,13 +272,7 @@ TEMPLATE_TEST_CASE("train::fit on the GPU follows the CPU epoch by epoch and che
                    "[cuda]", backend::cuda, backend::cuda_bf16) {
   using BE = TestType;
   const double tol = test::tolerance<BE>;
-  data::synthetic_options o;
-  o.users = 96;
-  o.items = 60;
-  o.min_len = 4;
-  o.max_len = 14;
-  o.seed = 5;
-  const auto ds = data::make_synthetic(o);
+  const auto ds = synthetic_data(96, 60, 5);
   const auto split = data::leave_one_out(ds);
   const test::temp_dir tmp;
   const auto want = fit_run<cpu>(ds, split, tmp.path() / "cpu");
