@@ -21,7 +21,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee 
 PREFIX=""
 if compgen -G ".deps/*.deb" > /dev/null; then
   mkdir -p /tmp/slmrec-deps
-  for f in .deps/*.deb; do dpkg-deb -x "$f" /tmp/slmrec-deps; done
+  for f in .deps/*.deb; do
+    if command -v dpkg-deb > /dev/null; then dpkg-deb -x "$f" /tmp/slmrec-deps
+    else ar p "$f" data.tar.xz | tar -xJ -C /tmp/slmrec-deps; fi  # Debian 12 packages: xz data
+  done
   PREFIX=/tmp/slmrec-deps/usr
   export LD_LIBRARY_PATH=$PREFIX/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 fi
