@@ -8,8 +8,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <chrono>
-#include <functional>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -18,6 +16,8 @@
 #include <slmrec/quant/half_matrix.hpp>
 #include <slmrec/quant/int4_matrix.hpp>
 #include <slmrec/quant/int8_matrix.hpp>
+
+#include "timing.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -28,16 +28,10 @@ namespace {
 using slmrec::index;
 namespace quant = slmrec::quant;
 
-double median_us(int reps, const std::function<void()>& f) {
-  f();  // warm up: scratch buffers, caches
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+// Median microseconds of reps calls after one warm-up call (scratch buffers, caches).
+template <class F>
+double median_us(int reps, F&& f) {
+  return slmrec::bench::time_calls(f, 1, reps).median * 1e3;
 }
 
 void run(index m, index rows, index cols, int reps) {

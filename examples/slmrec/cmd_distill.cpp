@@ -67,39 +67,39 @@ void add_distill(CLI::App& app) {
       for (index k = 1; k < map.blocks; ++k) scfg.aux_layers.push_back(map.student_layer(k));
     if (o->dropout >= 0) scfg.dropout = o->dropout;
     backend::with_device(o->device, [&](auto device) {
-    using BE = typename decltype(device)::type;
-    model::with_checkpoint<BE>(o->teacher, [&](auto& teacher) {
-      model::with_recommender<BE>(scfg, true, [&](auto& student) {
-        if constexpr (std::is_same_v<typename std::remove_cvref_t<decltype(teacher)>::arch_type,
-                                     typename std::remove_cvref_t<decltype(student)>::arch_type>) {
-          student.initialize(o->train.seed);
-          if (o->init.starts_with("hf:")) {
-            auto hf = model::load_hf_llama<BE>(o->init.substr(3), o->student_layers);
-            index copied = 0;
-            for (const auto& e : student.parameters().entries())
-              if (const auto* src = hf.params.find(e.spec.name); src && src->spec.shape == e.spec.shape) {
-                BE::copy(hf.params.value(*src), student.parameters().value(e), e.size);
-                ++copied;
-              }
-            require(copied > 0, "--init {}: no tensor of that checkpoint fits the student", o->init);
-            fmt::print("student: {} tensors from {}\n", copied, o->init.substr(3));
+      using BE = typename decltype(device)::type;
+      model::with_checkpoint<BE>(o->teacher, [&](auto& teacher) {
+        model::with_recommender<BE>(scfg, true, [&](auto& student) {
+          if constexpr (std::is_same_v<typename std::remove_cvref_t<decltype(teacher)>::arch_type,
+                                       typename std::remove_cvref_t<decltype(student)>::arch_type>) {
+            student.initialize(o->train.seed);
+            if (o->init.starts_with("hf:")) {
+              auto hf = model::load_hf_llama<BE>(o->init.substr(3), o->student_layers);
+              index copied = 0;
+              for (const auto& e : student.parameters().entries())
+                if (const auto* src = hf.params.find(e.spec.name); src && src->spec.shape == e.spec.shape) {
+                  BE::copy(hf.params.value(*src), student.parameters().value(e), e.size);
+                  ++copied;
+                }
+              require(copied > 0, "--init {}: no tensor of that checkpoint fits the student", o->init);
+              fmt::print("student: {} tensors from {}\n", copied, o->init.substr(3));
+            } else {
+              const auto how = distill::parse_student_init(o->init);
+              const index copied =
+                  distill::init_student(teacher.parameters(), student.parameters(), how, tcfg.layers, scfg.layers);
+              fmt::print("student: {} layers, {} tensors copied from the teacher ({})\n", scfg.layers, copied, o->init);
+            }
+            distill::distiller kd(teacher, student, map, o->weights, split.train);
+            fmt::print("distilling {} -> {} layers in {} blocks: lambda cos {} norm {} ({}) ms {}, align {}\n",
+                       tcfg.layers, scfg.layers, map.blocks, o->weights.cos, o->weights.norm, o->norm, o->weights.ms,
+                       o->align);
+            const auto r = train::fit(kd, split, ds, o->train, o->out, o->resume);
+            report_test(student, split, ds, r, o->train, o->out);
           } else {
-            const auto how = distill::parse_student_init(o->init);
-            const index copied =
-                distill::init_student(teacher.parameters(), student.parameters(), how, tcfg.layers, scfg.layers);
-            fmt::print("student: {} layers, {} tensors copied from the teacher ({})\n", scfg.layers, copied, o->init);
+            fail("teacher and student must have the same arch");
           }
-          distill::distiller kd(teacher, student, map, o->weights, split.train);
-          fmt::print("distilling {} -> {} layers in {} blocks: lambda cos {} norm {} ({}) ms {}, align {}\n",
-                     tcfg.layers, scfg.layers, map.blocks, o->weights.cos, o->weights.norm, o->norm, o->weights.ms,
-                     o->align);
-          const auto r = train::fit(kd, split, ds, o->train, o->out, o->resume);
-          report_test(student, split, ds, r, o->train, o->out);
-        } else {
-          fail("teacher and student must have the same arch");
-        }
+        });
       });
-    });
     });
   });
 }

@@ -74,17 +74,17 @@ void add_eval(CLI::App& app) {
         fmt::print("{}\n", j.dump());
       }
     };
-    // Quantized checkpoints run on the CPU kernels of quant/; float ones on any backend.
-    if (o->device == "cpu") {
-      model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, evaluate);
-    } else {
-      backend::with_device(o->device, [&](auto device) {
-        using BE = typename decltype(device)::type;
+    // Float checkpoints run on any backend; quantized ones on the CPU kernels of quant/.
+    backend::with_device(o->device, [&](auto device) {
+      using BE = typename decltype(device)::type;
+      if constexpr (BE::is_host) {
+        model::with_any_checkpoint<BE>(o->checkpoint, evaluate);
+      } else {
         require(model::checkpoint_scheme(o->checkpoint) == "none",
                 "{} is a quantized checkpoint: its kernels run on the CPU (--device cpu)", o->checkpoint);
         model::with_checkpoint<BE>(o->checkpoint, evaluate);
-      });
-    }
+      }
+    });
   });
 }
 

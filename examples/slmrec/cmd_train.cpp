@@ -71,17 +71,18 @@ void add_train(CLI::App& app) {
     fmt::print("data {}: {} users, {} items; {} validation/test users ({} with < 3 items train only)\n", ds.source,
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
     backend::with_device(o->device, [&](auto device) {
-    using BE = typename decltype(device)::type;
-    model::with_recommender<BE>(cfg, true, [&](auto& m) {
-      if (!o->resume || !std::filesystem::exists(std::filesystem::path(o->out) / "state.json"))
-        m.initialize(o->train.seed);
-      fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
-                 cfg.head, m.parameters().count());
-      if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
-      train::next_item_objective obj(m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
-      const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
-      report_test(m, split, ds, r, o->train, o->out);
-    });
+      using BE = typename decltype(device)::type;
+      model::with_recommender<BE>(cfg, true, [&](auto& m) {
+        if (!o->resume || !std::filesystem::exists(std::filesystem::path(o->out) / "state.json"))
+          m.initialize(o->train.seed);
+        fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
+                   cfg.head, m.parameters().count());
+        if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
+        train::next_item_objective obj(
+            m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
+        const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
+        report_test(m, split, ds, r, o->train, o->out);
+      });
     });
   });
 }

@@ -1,6 +1,7 @@
 // Device memory, copies, the device query and the process-wide CUDA state
 // (cuBLAS handle, the host-visible sum, the scratch workspace).
 #include <string>
+#include <utility>
 
 #include <slmrec/backend/cuda/runtime.hpp>
 
@@ -108,10 +109,9 @@ float* workspace(std::size_t floats) {
   static float* data = nullptr;
   static std::size_t capacity = 0;
   if (floats > capacity) {
-    // The default stream orders this free after every kernel that used the old space.
-    cuda_runtime::release(data);
-    data = nullptr;
-    capacity = 0;
+    // cudaFree waits for every kernel that used the old space.
+    cuda_runtime::release(std::exchange(data, nullptr));
+    capacity = 0;  // stays consistent if the allocation below throws
     data = static_cast<float*>(cuda_runtime::allocate(floats * sizeof(float)));
     capacity = floats;
   }

@@ -87,7 +87,7 @@ inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t
         threshold = scores[std::size_t(out[std::size_t(k - 1)])];
       }
   }
-  for (; i < end; ++i) filled = detail::top_k_insert(scores, k, out, k, std::int32_t(i));
+  for (; i < end; ++i) detail::top_k_insert(scores, k, out, k, std::int32_t(i));
 }
 
 template <class Model>
