@@ -1,13 +1,18 @@
 #pragma once
 // Matrix products and elementwise vector kernels of the CPU backend.
-// Matrix products go through Eigen (which threads with OpenMP, or forwards to
-// OpenBLAS when EIGEN_USE_BLAS is defined); `gemm_ref` is the plain triple
-// loop the tests hold it against.
+// Float32 products with at least 8 rows go to our AVX-512 kernel
+// (sgemm_avx512.hpp) when the compiler targets AVX-512; everything else goes
+// through Eigen (which threads with OpenMP, or forwards to OpenBLAS when
+// EIGEN_USE_BLAS is defined). Defining SLMREC_EIGEN_GEMM keeps every product
+// on Eigen (for comparisons). `gemm_ref` is the plain triple loop the tests
+// hold both against.
 #include <Eigen/Core>
 
 #include <cstring>
+#include <type_traits>
 
 #include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/backend/cpu/sgemm_avx512.hpp>
 #include <slmrec/core/types.hpp>
 
 namespace slmrec::backend::cpu {
@@ -23,6 +28,12 @@ struct blas_kernels {
   static void gemm(bool trans_a, bool trans_b, index m, index n, index k, T alpha, const T* a, index lda,
                    const T* b, index ldb, T beta, T* c, index ldc) {
     if (m == 0 || n == 0) return;
+#if defined(__AVX512F__) && !defined(SLMREC_EIGEN_GEMM) && !defined(EIGEN_USE_BLAS)
+    // Fewer rows than that: packing B would cost more than the product
+    // (one user's scores are a matrix-vector product, which Eigen does well).
+    if constexpr (std::is_same_v<T, float>)
+      if (m >= 8) return avx512::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
     matrix_map cm(c, m, n, Eigen::OuterStride<>(ldc));
     if (beta == T(0)) {
       cm.setZero();
