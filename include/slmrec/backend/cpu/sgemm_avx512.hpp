@@ -58,6 +58,11 @@ struct sgemm_workspace {
   }
 };
 
+// The first n lanes of a 16-lane vector (none for n <= 0, all for n >= 16).
+inline __mmask16 lane_mask(index n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
 // In-register transpose of a 16 x 16 block: r[i] holds row i on entry and
 // column i on exit (unpack within 128-bit lanes, then lane shuffles).
 inline void transpose16(__m512 r[16]) {
@@ -90,8 +95,22 @@ inline void transpose_block(const float* src, index ld, index count, float* dst,
   __m512 r[16];
   for (index i = 0; i < 16; ++i) r[i] = i < count ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
   transpose16(r);
-  const __mmask16 keep = count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
+  const __mmask16 keep = lane_mask(count);
   for (index i = 0; i < 16; ++i) _mm512_mask_storeu_ps(dst + i * dst_ld, keep, r[i]);
+}
+
+// `count` stored rows of kc values (ld apart) -> a k-major panel `width`
+// wide: dst[kk * width + i] = src[i * ld + kk], zero for count <= i < width.
+// Blocks of 16 x 16 are transposed in registers, the last kc % 16 one by one.
+inline void pack_transposed(const float* src, index ld, index count, index kc, index width, float* dst) {
+  const index k16 = kc / 16 * 16;
+  for (index kk = 0; kk < k16; kk += 16)
+    for (index c0 = 0; c0 < std::min(count, width); c0 += 16)
+      transpose_block(src + c0 * ld + kk, ld, std::min<index>(16, count - c0), dst + kk * width + c0, width);
+  for (index kk = 0; kk < k16; ++kk)  // transpose_block wrote only the real lanes
+    for (index i = count; i < width; ++i) dst[kk * width + i] = 0.0f;
+  for (index kk = k16; kk < kc; ++kk)
+    for (index i = 0; i < width; ++i) dst[kk * width + i] = i < count ? src[i * ld + kk] : 0.0f;
 }
 
 // op(A)[i0 : i0+mc, p0 : p0+kc] -> panels of mr rows, k-major inside a panel:
@@ -118,22 +137,9 @@ inline void pack_a(bool trans, const float* a, index lda, index i0, index mc, in
     }
     return;
   }
-  // Stored [m, k]: 16 values of each of the panel's rows at a time,
-  // transposed in registers; the last kc % 16 columns one by one.
-  const index k16 = kc / 16 * 16;
-  for (index ir = 0; ir < mc; ir += mr, dst += mr * kc) {
-    const index rows = std::min(mr, mc - ir);
-    const float* src = a + (i0 + ir) * lda + p0;
-    for (index kk = 0; kk < k16; kk += 16) transpose_block(src + kk, lda, rows, dst + kk * mr, mr);
-    for (index kk = k16; kk < kc; ++kk) {
-      index r = 0;
-      for (; r < rows; ++r) dst[kk * mr + r] = src[r * lda + kk];
-      for (; r < mr; ++r) dst[kk * mr + r] = 0.0f;
-    }
-    if (rows < mr)  // transpose_block wrote only `rows` lanes
-      for (index kk = 0; kk < k16; ++kk)
-        for (index r = rows; r < mr; ++r) dst[kk * mr + r] = 0.0f;
-  }
+  // Stored [m, k]: each panel's rows transposed into it.
+  for (index ir = 0; ir < mc; ir += mr, dst += mr * kc)
+    pack_transposed(a + (i0 + ir) * lda + p0, lda, std::min(mr, mc - ir), kc, mr, dst);
 }
 
 // op(B)[p0 : p0+kc, j0 : j0+nc] -> panels of nr columns, k-major inside a
@@ -143,31 +149,14 @@ inline void pack_b(bool trans, const float* b, index ldb, index p0, index kc, in
   for (index jr = 0; jr < nc; jr += nr, dst += nr * kc) {
     const index cols = std::min(nr, nc - jr);
     if (!trans) {  // stored [k, n]: one row of the panel is contiguous
-      const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u);
-      const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1u) : 0;
+      const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
       for (index kk = 0; kk < kc; ++kk) {
         const float* src = b + (p0 + kk) * ldb + j0 + jr;
         _mm512_store_ps(dst + kk * nr, _mm512_maskz_loadu_ps(m0, src));
         _mm512_store_ps(dst + kk * nr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
       }
-    } else {  // stored [n, k]: two 16 x 16 transposes per 16 values of k
-      const index k16 = kc / 16 * 16;
-      const float* src = b + (j0 + jr) * ldb + p0;
-      for (index kk = 0; kk < k16; kk += 16) {
-        transpose_block(src + kk, ldb, std::min<index>(16, cols), dst + kk * nr, nr);
-        if (cols < 16)
-          for (index i = 0; i < 16; ++i) _mm512_store_ps(dst + (kk + i) * nr + 16, _mm512_setzero_ps());
-        else
-          transpose_block(src + 16 * ldb + kk, ldb, cols - 16, dst + kk * nr + 16, nr);
-      }
-      for (index kk = k16; kk < kc; ++kk) {
-        index c = 0;
-        for (; c < cols; ++c) dst[kk * nr + c] = src[c * ldb + kk];
-        for (; c < nr; ++c) dst[kk * nr + c] = 0.0f;
-      }
-      if (cols < nr)  // transpose_block wrote only `cols` lanes
-        for (index kk = 0; kk < k16; ++kk)
-          for (index c = cols; c < nr; ++c) dst[kk * nr + c] = 0.0f;
+    } else {  // stored [n, k]: the panel's columns are stored rows
+      pack_transposed(b + (j0 + jr) * ldb + p0, ldb, cols, kc, nr, dst);
     }
   }
 }
@@ -188,8 +177,7 @@ inline void micro_kernel(index kc, const float* ap, const float* bp, float* c, i
       acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
     }
   }
-  const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u);
-  const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1u) : 0;
+  const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
   for (index r = 0; r < sgemm_mr; ++r) {
