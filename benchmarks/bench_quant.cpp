@@ -3,7 +3,9 @@
 // 12102 Beauty items against a batch of final states, or one state) and at
 // layer shapes. Prints the median of --reps repetitions per kernel, in
 // microseconds, and the speed-up over float.
-//   bench_quant [--reps 15] [--threads 1]
+// --peaks also prints one core's float32 FMA and int8 VNNI multiply-add
+// throughput, the ceiling of either product on this CPU.
+//   bench_quant [--reps 15] [--threads 1] [--peaks]
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
@@ -17,6 +19,7 @@
 #include <slmrec/quant/int4_matrix.hpp>
 #include <slmrec/quant/int8_matrix.hpp>
 
+#include "instruction_peaks.hpp"
 #include "timing.hpp"
 
 #if defined(_OPENMP)
@@ -69,8 +72,10 @@ void run(index m, index rows, index cols, int reps) {
 int main(int argc, char** argv) {
   CLI::App app{"Time quantized y = x W^T against the float product"};
   int reps = 15, threads = 1;
+  bool peaks = false;
   app.add_option("--reps", reps, "timed repetitions per kernel")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads (0: the OpenMP default)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--peaks", peaks, "also measure one core's float32 FMA and int8 VNNI multiply-add throughput");
   CLI11_PARSE(app, argc, argv);
   try {
 #if defined(_OPENMP)
@@ -80,6 +85,15 @@ int main(int argc, char** argv) {
     threads = 1;
 #endif
     fmt::print("threads {}; default quantized kernel {}\n", threads, quant::kernel_name(quant::best_kernel()));
+    if (peaks) {
+      const auto p = slmrec::bench::measure_mac_peaks();
+      if (p.float32_gmacs > 0)
+        fmt::print("one core: float32 vfmadd231ps zmm {:.1f} GMAC/s, int8 vpdpbusd zmm {:.1f} GMAC/s: int8 / float32 = "
+                   "{:.2f}x at most\n",
+                   p.float32_gmacs, p.int8_gmacs, p.int8_gmacs / p.float32_gmacs);
+      else
+        fmt::print("one core: no AVX-512 VNNI here, peaks not measured\n");
+    }
     for (auto [m, rows, cols] : {std::tuple<slmrec::index, slmrec::index, slmrec::index>{128, 12102, 64},
                                  {128, 12102, 128},
                                  {1, 12102, 64},

@@ -253,6 +253,16 @@ TEST_CASE("the AVX-512 row quantizer gives the scalar one's codes and sums exact
       CHECK(sa == sb);
       CHECK(ba == bb);
       CHECK(ta == tb);
+      // Without the sums (what the int8 products use): the same codes and
+      // scale, and the biased copy is the codes + 128.
+      std::vector<std::int8_t> qc(std::size_t(padded), 55);
+      std::vector<std::uint8_t> uc(std::size_t(padded), 33);
+      float sc = -3;
+      std::int32_t tc = 3;
+      REQUIRE(detail::quantize_row_avx512(xs.data(), n, padded, qc.data(), sc, nullptr, tc, uc.data()));
+      CHECK(qc == qa);
+      CHECK(sc == sa);
+      for (index k = 0; k < padded; ++k) REQUIRE(int(uc[std::size_t(k)]) == int(qa[std::size_t(k)]) + 128);
     }
     x[std::size_t(n - 1)] = std::nanf("");
     std::vector<std::int8_t> q(static_cast<std::size_t>(padded));
@@ -480,6 +490,24 @@ TEST_CASE("int8 fast kernels match gemm_nt_ref at every shape", "[quant][int8][k
   for (kernel k : fast_kernels)
     if (!kernel_supported(k)) WARN("skipping the " << kernel_name(k) << " kernel: this CPU lacks it");
   check_fast_against_ref<int8_matrix>();
+}
+
+TEST_CASE("an input quantized for int8 weights (no code sums) is refused by int4 weights", "[quant][int4]") {
+  const index m = 3, cols = 64;
+  const auto x = random_values(m * cols, 7), w = random_values(16 * cols, 8);
+  const auto w8 = int8_matrix::quantize(w.data(), 16, cols);
+  const auto w4 = int4_matrix<32>::quantize(w.data(), 16, cols);
+  int8_rows q;
+  std::vector<float> y(std::size_t(m * 16));
+  quantize_input(x.data(), m, w8, q);
+  CHECK(!q.has_sums);
+  CHECK_THROWS_WITH(gemm_nt_quantized(q, w4, nullptr, y.data()), Catch::Contains("block sums"));
+  quantize_input(x.data(), m, w4, q);
+  CHECK(q.has_sums);
+  std::vector<float> y_ref(y.size());
+  gemm_nt_quantized(q, w4, nullptr, y.data());
+  gemm_nt_ref(x.data(), m, w4, nullptr, y_ref.data());
+  CHECK(y == y_ref);
 }
 
 TEST_CASE("int4 fast kernels match gemm_nt_ref at every shape", "[quant][int4][kernels]") {

@@ -183,20 +183,26 @@ struct int8_gemm_args {
 template <int MR, int NP>
 SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_micro(const int8_gemm_args& a, index r0, index p0) {
   __m512i acc[MR][NP];
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
     for (int p = 0; p < NP; ++p) acc[r][p] = _mm512_setzero_si512();
   const std::uint8_t* x = a.xu + r0 * a.pc;
   const std::int8_t* w = a.w + p0 * 16 * a.pc;
   for (index k = 0; k < a.pc; k += 4) {
     __m512i wv[NP];
+#pragma GCC unroll 16
     for (int p = 0; p < NP; ++p) wv[p] = _mm512_loadu_si512(w + p * 16 * a.pc + k * 16);
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       std::int32_t four;
       std::memcpy(&four, x + r * a.pc + k, 4);
       const __m512i xb = _mm512_set1_epi32(four);
+#pragma GCC unroll 16
       for (int p = 0; p < NP; ++p) acc[r][p] = dpbusd(acc[r][p], xb, wv[p]);
     }
   }
+#pragma GCC unroll 16
   for (int p = 0; p < NP; ++p) {
     const index o = (p0 + p) * 16;
     const auto mask = static_cast<__mmask16>((1u << std::min<index>(16, a.rows - o)) - 1u);
@@ -207,6 +213,7 @@ SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_micro(const int8_gemm_args& a, in
     // reports.
     const __m512i comp = _mm512_maskz_slli_epi32(__mmask16(0xffff), _mm512_loadu_si512(a.wsum + o), 7);
     const __m512 bv = a.bias != nullptr ? _mm512_maskz_loadu_ps(mask, a.bias + o) : _mm512_setzero_ps();
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 dot = _mm512_maskz_cvtepi32_ps(__mmask16(0xffff), _mm512_sub_epi32(acc[r][p], comp));
       const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.xs[r0 + r]), wsv);
@@ -347,7 +354,7 @@ inline void int8_gemm(int8_rows& x, const int8_matrix& w, const float* bias, flo
 inline void gemm_nt(const float* x, index m, const int8_matrix& w, const float* bias, float* y, int8_rows& scratch,
                     kernel k) {
   require(kernel_supported(k), "quant::gemm_nt: this CPU cannot run the {} kernel", kernel_name(k));
-  quantize_rows(x, m, w.cols(), scratch);
+  detail::quantize_rows_padded(x, m, w.cols(), detail::round_up(w.cols(), row_align), scratch, false);
   detail::int8_gemm(scratch, w, bias, y, k);
 }
 
@@ -363,7 +370,8 @@ inline void gemm_nt(const float* x, index m, const int8_matrix& w, const float* 
 // The two halves of gemm_nt, for an input that several matrices of the same
 // width multiply (q, k and v read one x): quantize once, multiply many.
 inline void quantize_input(const float* x, index m, const int8_matrix& w, int8_rows& q) {
-  quantize_rows(x, m, w.cols(), q);
+  // The int8 kernels need no code sums (the compensation uses the weights').
+  detail::quantize_rows_padded(x, m, w.cols(), detail::round_up(w.cols(), row_align), q, false);
 }
 inline void gemm_nt_quantized(int8_rows& q, const int8_matrix& w, const float* bias, float* y) {
   require(q.cols == w.cols(), "quant::gemm_nt_quantized: input of width {}, weights of width {}", q.cols, w.cols());
