@@ -88,9 +88,10 @@ int main(int argc, char** argv) {
     if (peaks) {
       const auto p = slmrec::bench::measure_mac_peaks();
       if (p.float32_gmacs > 0)
-        fmt::print("one core: float32 vfmadd231ps zmm {:.1f} GMAC/s, int8 vpdpbusd zmm {:.1f} GMAC/s: int8 / float32 = "
-                   "{:.2f}x at most\n",
-                   p.float32_gmacs, p.int8_gmacs, p.int8_gmacs / p.float32_gmacs);
+        fmt::print(
+            "one core: float32 vfmadd231ps zmm {:.1f} GMAC/s, int8 vpdpbusd zmm {:.1f} GMAC/s: int8 / float32 = "
+            "{:.2f}x at most\n",
+            p.float32_gmacs, p.int8_gmacs, p.int8_gmacs / p.float32_gmacs);
       else
         fmt::print("one core: no AVX-512 VNNI here, peaks not measured\n");
     }

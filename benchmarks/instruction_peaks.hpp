@@ -33,22 +33,26 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 // fixed accumulators zmm8-zmm31 (zmm0 and zmm1 the operands): with an array
 // of accumulators GCC kept them in memory and the loop measured the
 // store-to-load round trip instead of the instruction.
-#define SLMREC_MAC3(op, a, b, c) op " %%zmm0, %%zmm1, %%zmm" #a "\n\t" op " %%zmm0, %%zmm1, %%zmm" #b "\n\t" op " %%zmm0, %%zmm1, %%zmm" #c "\n\t"
-#define SLMREC_MAC24(op)                                                                                       \
-  SLMREC_MAC3(op, 8, 9, 10) SLMREC_MAC3(op, 11, 12, 13) SLMREC_MAC3(op, 14, 15, 16) SLMREC_MAC3(op, 17, 18, 19) \
-  SLMREC_MAC3(op, 20, 21, 22) SLMREC_MAC3(op, 23, 24, 25) SLMREC_MAC3(op, 26, 27, 28) SLMREC_MAC3(op, 29, 30, 31)
-#define SLMREC_COPY3(a, b, c) "vmovdqa32 %%zmm0, %%zmm" #a "\n\tvmovdqa32 %%zmm0, %%zmm" #b "\n\tvmovdqa32 %%zmm0, %%zmm" #c "\n\t"
-#define SLMREC_INIT24                                                                                        \
-  SLMREC_COPY3(8, 9, 10) SLMREC_COPY3(11, 12, 13) SLMREC_COPY3(14, 15, 16) SLMREC_COPY3(17, 18, 19)           \
-  SLMREC_COPY3(20, 21, 22) SLMREC_COPY3(23, 24, 25) SLMREC_COPY3(26, 27, 28) SLMREC_COPY3(29, 30, 31)
-#define SLMREC_MAC_LOOP(op, bytes_or_floats)                                                                  \
-  asm volatile("vpbroadcastd %1, %%zmm0\n\tvpbroadcastd %1, %%zmm1\n\t" SLMREC_INIT24                         \
-               "1:\n\t" SLMREC_MAC24(op) "dec %0\n\tjnz 1b"                                                   \
-               : "+r"(n)                                                                                     \
-               : "r"(bytes_or_floats)                                                                        \
-               : "xmm0", "xmm1", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", \
-                 "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26",   \
-                 "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc")
+#define SLMREC_MAC3(op, a, b, c) \
+  op " %%zmm0, %%zmm1, %%zmm" #a "\n\t" op " %%zmm0, %%zmm1, %%zmm" #b "\n\t" op " %%zmm0, %%zmm1, %%zmm" #c "\n\t"
+#define SLMREC_MAC24(op)                                                                                          \
+  SLMREC_MAC3(op, 8, 9, 10)                                                                                       \
+  SLMREC_MAC3(op, 11, 12, 13) SLMREC_MAC3(op, 14, 15, 16) SLMREC_MAC3(op, 17, 18, 19) SLMREC_MAC3(op, 20, 21, 22) \
+      SLMREC_MAC3(op, 23, 24, 25) SLMREC_MAC3(op, 26, 27, 28) SLMREC_MAC3(op, 29, 30, 31)
+#define SLMREC_COPY3(a, b, c) \
+  "vmovdqa32 %%zmm0, %%zmm" #a "\n\tvmovdqa32 %%zmm0, %%zmm" #b "\n\tvmovdqa32 %%zmm0, %%zmm" #c "\n\t"
+#define SLMREC_INIT24                                                                                 \
+  SLMREC_COPY3(8, 9, 10)                                                                              \
+  SLMREC_COPY3(11, 12, 13) SLMREC_COPY3(14, 15, 16) SLMREC_COPY3(17, 18, 19) SLMREC_COPY3(20, 21, 22) \
+      SLMREC_COPY3(23, 24, 25) SLMREC_COPY3(26, 27, 28) SLMREC_COPY3(29, 30, 31)
+#define SLMREC_MAC_LOOP(op, bytes_or_floats)                                                                        \
+  asm volatile("vpbroadcastd %1, %%zmm0\n\tvpbroadcastd %1, %%zmm1\n\t" SLMREC_INIT24                               \
+               "1:\n\t" SLMREC_MAC24(op) "dec %0\n\tjnz 1b"                                                         \
+               : "+r"(n)                                                                                            \
+               : "r"(bytes_or_floats)                                                                               \
+               : "xmm0", "xmm1", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",     \
+                 "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", \
+                 "xmm28", "xmm29", "xmm30", "xmm31", "cc")
 
 // The accumulators start as copies of the operand and are never read: the
 // values do not matter to the timing, only that they stay ordinary numbers

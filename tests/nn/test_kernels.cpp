@@ -39,9 +39,9 @@ TEST_CASE("the AVX-512 float32 gemm matches gemm_ref across its blocking and tai
   // columns (32), the 16-wide transposes of the packers, the k slice (256),
   // the row block (144), the column block (3072), and the threaded path
   // (m n k > 2e6).
-  const std::tuple<index, index, index> shapes[] = {{8, 1, 1},      {12, 32, 16},   {13, 33, 17},  {25, 47, 255},
-                                                    {37, 64, 256},  {11, 31, 257},  {145, 70, 300}, {301, 129, 513},
-                                                    {9, 3100, 20},  {150, 70, 300}};
+  const std::tuple<index, index, index> shapes[] = {{8, 1, 1},     {12, 32, 16},  {13, 33, 17},   {25, 47, 255},
+                                                    {37, 64, 256}, {11, 31, 257}, {145, 70, 300}, {301, 129, 513},
+                                                    {9, 3100, 20}, {150, 70, 300}};
   for (auto [m, n, k] : shapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true})

@@ -115,13 +115,14 @@ SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n
   scale = maxabs / 127.0f;
   const __m512 inv = _mm512_set1_ps(127.0f / maxabs), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   total = 0;
-  if (block_sums == nullptr) {  // codes only: no horizontal sums (a third of the time at 64 columns)
+  if (block_sums == nullptr) {  // codes only: no horizontal sums (a quarter less time at 64 columns)
     for (index k = 0; k < padded; k += 16) {
       // |x| <= maxabs keeps x * inv within 127 (plus a rounding error far
       // below 0.5), and the conversion rounds to nearest even as nearbyint
       // does under the default rounding mode: no clamp, no roundscale.
       const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(k), x + k), inv);
-      const __m128i codes = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      const __m512i rounded = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m128i codes = _mm512_cvtsepi32_epi8(rounded);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), codes);
       if (biased != nullptr)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(biased + k), _mm_xor_si128(codes, _mm_set1_epi8(char(0x80))));

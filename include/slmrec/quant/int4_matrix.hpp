@@ -495,8 +495,9 @@ void gemm_nt_quantized(int8_rows& q, const int4_matrix<Block>& w, const float* b
   require(q.cols == w.cols() && q.padded_cols >= w.padded_cols(),
           "quant::gemm_nt_quantized: input of width {} (padded {}), weights of width {} (padded {})", q.cols,
           q.padded_cols, w.cols(), w.padded_cols());
-  require(q.has_sums, "quant::gemm_nt_quantized: the input was quantized without the block sums int4 weights need "
-                      "(quantize it with quantize_input for these weights)");
+  require(q.has_sums,
+          "quant::gemm_nt_quantized: the input was quantized without the block sums int4 weights need "
+          "(quantize it with quantize_input for these weights)");
   detail::int4_gemm(q, w, bias, y, best_kernel());
 }
 

@@ -25,8 +25,8 @@ struct blas_kernels {
 
   // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C. A is stored [m,k]
   // (or [k,m] when trans_a), B is stored [k,n] (or [n,k] when trans_b).
-  static void gemm(bool trans_a, bool trans_b, index m, index n, index k, T alpha, const T* a, index lda,
-                   const T* b, index ldb, T beta, T* c, index ldc) {
+  static void gemm(bool trans_a, bool trans_b, index m, index n, index k, T alpha, const T* a, index lda, const T* b,
+                   index ldb, T beta, T* c, index ldc) {
     if (m == 0 || n == 0) return;
 #if defined(__AVX512F__) && !defined(SLMREC_EIGEN_GEMM) && !defined(EIGEN_USE_BLAS)
     // Fewer rows than that: packing B would cost more than the product
@@ -54,8 +54,7 @@ struct blas_kernels {
                                    index lda, index stride_a, const T* b, index ldb, index stride_b, T beta, T* c,
                                    index ldc, index stride_c, index count) {
     for (index i = 0; i < count; ++i)
-      gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c,
-           ldc);
+      gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
   }
 
   static void gemm_ref(bool trans_a, bool trans_b, index m, index n, index k, T alpha, const T* a, index lda,

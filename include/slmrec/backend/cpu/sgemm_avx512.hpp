@@ -214,8 +214,8 @@ inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0
         pack_a(trans_a, a, lda, ic, mc, pc, kc, ws.a.data());
         for (index jr = 0; jr < nc; jr += sgemm_nr)
           for (index ir = 0; ir < mc; ir += sgemm_mr)
-            micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                         alpha, beta_here, std::min(sgemm_mr, mc - ir), std::min(sgemm_nr, nc - jr));
+            micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, alpha,
+                         beta_here, std::min(sgemm_mr, mc - ir), std::min(sgemm_nr, nc - jr));
       }
     }
   }
