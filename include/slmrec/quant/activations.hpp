@@ -85,6 +85,23 @@ inline bool quantize_row_scalar(const float* x, index n, index padded, std::int8
 }
 
 #if SLMREC_QUANT_X86
+// Codes of x[k, k + 16) (the lanes of `mask`) scaled by inv. |x| <= maxabs
+// keeps x * inv within 127 (plus a rounding error far below 0.5), and the
+// conversion rounds to nearest even as nearbyint does under the default
+// rounding mode: no clamp, no separate rounding step.
+SLMREC_QUANT_TARGET_VNNI inline __m512i codes_at(const float* x, index k, __mmask16 mask, __m512 inv) {
+  const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + k), inv);
+  return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+// 16 codes as bytes at q + k, and (when biased is not null) + 128 at biased + k.
+SLMREC_QUANT_TARGET_VNNI inline void store_codes(__m512i c, std::int8_t* q, std::uint8_t* biased, index k) {
+  const __m128i codes = _mm512_cvtsepi32_epi8(c);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), codes);
+  if (biased != nullptr)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(biased + k), _mm_xor_si128(codes, _mm_set1_epi8(char(0x80))));
+}
+
 // The same row in 16-lane vectors: one pass for absmax and finiteness, one
 // for codes and sums. The run-time quantization of wide activations (every
 // position of every sequence in a batch) is otherwise what the int8 products
@@ -113,33 +130,18 @@ SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n
     return true;
   }
   scale = maxabs / 127.0f;
-  const __m512 inv = _mm512_set1_ps(127.0f / maxabs), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512 inv = _mm512_set1_ps(127.0f / maxabs);
   total = 0;
   if (block_sums == nullptr) {  // codes only: no horizontal sums (a quarter less time at 64 columns)
-    for (index k = 0; k < padded; k += 16) {
-      // |x| <= maxabs keeps x * inv within 127 (plus a rounding error far
-      // below 0.5), and the conversion rounds to nearest even as nearbyint
-      // does under the default rounding mode: no clamp, no roundscale.
-      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(k), x + k), inv);
-      const __m512i rounded = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m128i codes = _mm512_cvtsepi32_epi8(rounded);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), codes);
-      if (biased != nullptr)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(biased + k), _mm_xor_si128(codes, _mm_set1_epi8(char(0x80))));
-    }
+    for (index k = 0; k < padded; k += 16) store_codes(codes_at(x, k, lanes(k), inv), q, biased, k);
     return true;
   }
   for (index b = 0; b < padded / sum_block; ++b) {
     __m512i acc = _mm512_setzero_si512();
     for (index k = b * sum_block; k < (b + 1) * sum_block; k += 16) {
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(k), x + k), inv);
-      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m512i c = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+      const __m512i c = codes_at(x, k, lanes(k), inv);
       acc = _mm512_add_epi32(acc, c);
-      const __m128i codes = _mm512_cvtsepi32_epi8(c);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), codes);
-      if (biased != nullptr)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(biased + k), _mm_xor_si128(codes, _mm_set1_epi8(char(0x80))));
+      store_codes(c, q, biased, k);
     }
     block_sums[b] = _mm512_reduce_add_epi32(acc);
     total += block_sums[b];
@@ -243,9 +245,9 @@ inline void fill_biased(int8_rows& x) {
 }  // namespace detail
 
 // Row r of x[m, cols] (row-major) quantized as detail::absmax_quantize does
-// it, plus the code sums the kernels' compensations need.
-inline void quantize_rows(const float* x, index m, index cols, int8_rows& out) {
-  detail::quantize_rows_padded(x, m, cols, detail::round_up(cols, row_align), out);
+// it, plus (with_sums) the code sums int4 kernels' compensations need.
+inline void quantize_rows(const float* x, index m, index cols, int8_rows& out, bool with_sums = true) {
+  detail::quantize_rows_padded(x, m, cols, detail::round_up(cols, row_align), out, with_sums);
 }
 
 }  // namespace slmrec::quant

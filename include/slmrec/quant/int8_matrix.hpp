@@ -354,7 +354,7 @@ inline void int8_gemm(int8_rows& x, const int8_matrix& w, const float* bias, flo
 inline void gemm_nt(const float* x, index m, const int8_matrix& w, const float* bias, float* y, int8_rows& scratch,
                     kernel k) {
   require(kernel_supported(k), "quant::gemm_nt: this CPU cannot run the {} kernel", kernel_name(k));
-  detail::quantize_rows_padded(x, m, w.cols(), detail::round_up(w.cols(), row_align), scratch, false);
+  quantize_rows(x, m, w.cols(), scratch, false);  // int8 kernels need no code sums
   detail::int8_gemm(scratch, w, bias, y, k);
 }
 
@@ -370,8 +370,7 @@ inline void gemm_nt(const float* x, index m, const int8_matrix& w, const float* 
 // The two halves of gemm_nt, for an input that several matrices of the same
 // width multiply (q, k and v read one x): quantize once, multiply many.
 inline void quantize_input(const float* x, index m, const int8_matrix& w, int8_rows& q) {
-  // The int8 kernels need no code sums (the compensation uses the weights').
-  detail::quantize_rows_padded(x, m, w.cols(), detail::round_up(w.cols(), row_align), q, false);
+  quantize_rows(x, m, w.cols(), q, false);  // the compensation uses the weights' sums, not the codes
 }
 inline void gemm_nt_quantized(int8_rows& q, const int8_matrix& w, const float* bias, float* y) {
   require(q.cols == w.cols(), "quant::gemm_nt_quantized: input of width {}, weights of width {}", q.cols, w.cols());

@@ -49,6 +49,13 @@ inline constexpr index sgemm_nc = 3072;  // columns of B packed at once (3 MiB, 
 
 namespace detail {
 
+constexpr index ceil_div(index x, index y) noexcept {
+  return (x + y - 1) / y;
+}
+constexpr index round_up(index x, index to) noexcept {
+  return ceil_div(x, to) * to;
+}
+
 // Packing buffers, one pair per thread, grown once and reused by every call.
 struct sgemm_workspace {
   buffer<float> a, b;
@@ -117,6 +124,7 @@ inline void pack_transposed(const float* src, index ld, index count, index kc, i
 // panel[kk * mr + r] = op(A)(i0 + panel_row + r, p0 + kk), zero past row mc.
 inline void pack_a(bool trans, const float* a, index lda, index i0, index mc, index p0, index kc, float* dst) {
   constexpr index mr = sgemm_mr;
+  static_assert(sgemm_mr == 12, "the transposed pack below copies 8 + 4 floats per panel row");
   if (trans) {
     // Stored [k, m]: row kk of the stored matrix holds all mc values of one
     // kk; reading it whole (instead of mr values from each of kc rows per
@@ -198,7 +206,6 @@ inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0
                         const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
   auto& ws = sgemm_workspace::local();
   const index kc_max = std::min(sgemm_kc, k);
-  const auto round_up = [](index x, index to) { return (x + to - 1) / to * to; };
   const index a_size = round_up(std::min(sgemm_mc, i1 - i0), sgemm_mr) * kc_max;
   const index b_size = round_up(std::min(sgemm_nc, j1 - j0), sgemm_nr) * kc_max;
   if (index(ws.a.size()) < a_size) ws.a.resize(std::size_t(a_size));
@@ -224,20 +231,20 @@ inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0
 // Splits C among `threads` as a tm x tn grid of whole micro-tiles, choosing
 // the grid that minimises the busiest thread's cost: its share of the
 // multiply-adds (32 per cycle) plus the elements it packs (about one per cycle).
+// Thread t owns rows [t / tn * rows, ...) and columns [t % tn * cols, ...).
 struct thread_grid {
   index tm = 1, tn = 1;
+  index rows = 0, cols = 0;  // the extent of one thread's rectangle
 };
 inline thread_grid choose_grid(index m, index n, index k, int threads) {
-  const auto ceil_div = [](index x, index y) { return (x + y - 1) / y; };
   thread_grid best;
   double best_cost = -1.0;
   for (index tm = 1; tm <= threads; ++tm) {
     if (threads % tm != 0) continue;
     const index tn = threads / tm;
-    const double rows = double(ceil_div(ceil_div(m, sgemm_mr), tm) * sgemm_mr);
-    const double cols = double(ceil_div(ceil_div(n, sgemm_nr), tn) * sgemm_nr);
-    const double cost = rows * cols * double(k) / 32.0 + (rows + cols) * double(k);
-    if (best_cost < 0.0 || cost < best_cost) best_cost = cost, best = {tm, tn};
+    const index rows = round_up(ceil_div(m, tm), sgemm_mr), cols = round_up(ceil_div(n, tn), sgemm_nr);
+    const double cost = double(rows) * double(cols) * double(k) / 32.0 + double(rows + cols) * double(k);
+    if (best_cost < 0.0 || cost < best_cost) best_cost = cost, best = {tm, tn, rows, cols};
   }
   return best;
 }
@@ -269,11 +276,8 @@ inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float a
     team = omp_get_num_threads();  // may be fewer than asked for
 #endif
     const detail::thread_grid grid = detail::choose_grid(m, n, k, team);
-    const auto ceil_div = [](index x, index y) { return (x + y - 1) / y; };
-    const index rows_per = ceil_div(ceil_div(m, sgemm_mr), grid.tm) * sgemm_mr;
-    const index cols_per = ceil_div(ceil_div(n, sgemm_nr), grid.tn) * sgemm_nr;
-    const index i0 = (t / grid.tn) * rows_per, j0 = (t % grid.tn) * cols_per;
-    const index i1 = std::min(m, i0 + rows_per), j1 = std::min(n, j0 + cols_per);
+    const index i0 = (t / grid.tn) * grid.rows, j0 = (t % grid.tn) * grid.cols;
+    const index i1 = std::min(m, i0 + grid.rows), j1 = std::min(n, j0 + grid.cols);
     if (i0 < i1 && j0 < j1)
       detail::sgemm_block(trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
