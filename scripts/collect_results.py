@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Collects test_metrics.json files of trained checkpoints into markdown tables.
 
-  scripts/collect_results.py RUN_DIR...   (each RUN_DIR ends in _s<seed>)
+  scripts/collect_results.py [--sampled FILE] RUN_DIR...   (each RUN_DIR ends in _s<seed>)
 
 Runs sharing a name up to the seed are grouped: one row per seed and a mean row.
-Optional sampled.json files next to test_metrics.json (the output of
-`slmrec eval --protocol sampled --json`, last line) add the sampled columns.
+Optional sampled files next to test_metrics.json (the output of
+`slmrec eval --protocol sampled --negatives N --json`, last line; default name
+sampled.json) add the sampled columns, labelled with their N.
 """
+import argparse
 import json
 import os
 import re
-import sys
 from collections import defaultdict
 
 KEYS = ["HR@1", "HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR"]
@@ -26,19 +27,32 @@ def last_json(path):
         return json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
 
 
+def negatives(sampled):
+    """N of 'target vs N ... negatives' in a sampled result's protocol line."""
+    m = re.search(r"vs (\d+) ", sampled.get("protocol", ""))
+    return m.group(1) if m else "?"
+
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--sampled", default="sampled.json", help="name of the sampled-protocol file in each run")
+parser.add_argument("runs", nargs="+")
+args = parser.parse_args()
+
 groups = defaultdict(list)
-for d in sys.argv[1:]:
+for d in args.runs:
     d = d.rstrip("/")
     m = re.match(r"(.*)_s(\d+)$", os.path.basename(d))
     name, seed = (m.group(1), int(m.group(2))) if m else (os.path.basename(d), 0)
     full = last_json(os.path.join(d, "test_metrics.json"))
-    sampled = os.path.join(d, "sampled.json")
+    sampled = os.path.join(d, args.sampled)
     groups[name].append((seed, full, last_json(sampled) if os.path.exists(sampled) else None))
 
-print("| run | seed | " + " | ".join(KEYS) + " | best epoch | s to best | sampled-99 HR@10 | sampled-99 NDCG@10 |")
+labels = {negatives(s) for runs in groups.values() for _, _, s in runs if s}
+label = f"sampled-{labels.pop()}" if len(labels) == 1 else "sampled"
+print("| run | seed | " + " | ".join(KEYS) + f" | best epoch | s to best | {label} HR@10 | {label} NDCG@10 |")
 print("|---" * (len(KEYS) + 6) + "|")
 for name, runs in sorted(groups.items()):
-    runs.sort()
+    runs.sort(key=lambda r: r[0])
     for seed, full, samp in runs:
         s = f"{samp['HR@10']:.4f} | {samp['NDCG@10']:.4f}" if samp else "– | –"
         print(f"| {name} | {seed} | " + " | ".join(f"{full[k]:.4f}" for k in KEYS)

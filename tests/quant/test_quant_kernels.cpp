@@ -303,6 +303,18 @@ TEST_CASE("int8 weights: round trip within half a step, zeros exact", "[quant][i
   mat.dequantize_row(17, one.data());
   CHECK(std::equal(one.begin(), one.end(), deq.begin() + 17 * cols));
   REQUIRE_THROWS_WITH(mat.dequantize_row(rows, one.data()), Catch::Contains("out of range"));
+  // A row read (the item table's lookup) is codes x scale, also where cols is not a whole number of groups.
+  for (const index c : {index(7), cols}) {
+    const auto m = int8_matrix::quantize(w.data(), rows, c);
+    const auto mc = m.codes();
+    const auto ms = m.scales();
+    std::vector<float> row(static_cast<std::size_t>(c));
+    for (index r = 0; r < rows; ++r) {
+      m.dequantize_row(r, row.data());
+      for (index k = 0; k < c; ++k)
+        REQUIRE(row[std::size_t(k)] == ms[std::size_t(r)] * float(mc[std::size_t(r * c + k)]));
+    }
+  }
 
   SECTION("a zero weight row gives zero output, a zero activation row gives the bias") {
     auto x = random_values(3 * cols, 22);
