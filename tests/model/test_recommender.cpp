@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender.hpp>
 
 #include "../nn/gradcheck.hpp"
@@ -163,6 +164,46 @@ TEST_CASE("inference of the last position only equals the full forward's last ro
     cfg.layers = 3;
     model::recommender<be64, arch::llama> llama(cfg);
     check(llama);
+  }
+}
+
+TEST_CASE("length buckets: users sorted by history length, each bucket trimmed to its longest", "[model]") {
+  // Five users, 4 columns; lengths 2, 4, 1 (all padding counts as 1), 1, 3.
+  const std::vector<std::int32_t> ids{0, 0, 5, 6,  //
+                                      1, 2, 3, 4,  //
+                                      0, 0, 0, 0,  //
+                                      0, 0, 0, 9,  //
+                                      0, 7, 8, 9};
+  model::length_buckets b;
+  b.assign(ids, 5, 4, 2);
+  CHECK(b.order == std::vector<std::int32_t>{2, 3, 0, 4, 1});
+  CHECK(b.starts == std::vector<index>{0, 2, 4, 5});
+  CHECK(b.lengths == std::vector<index>{1, 3, 4});
+  CHECK(b.positions() == 2 * 1 + 2 * 3 + 1 * 4);
+  const auto middle = b.bucket_items(ids, 4, 1);  // users 0 and 4, their last 3 columns
+  CHECK(std::vector<std::int32_t>(middle.begin(), middle.end()) == std::vector<std::int32_t>{0, 5, 6, 7, 8, 9});
+}
+
+TEST_CASE("a batch of histories of mixed lengths runs in buckets and gives each user's own states", "[model]") {
+  auto cfg = small("llama", "tied");
+  cfg.max_len = 12;
+  model::recommender<be64, arch::llama> m(cfg, false);
+  m.initialize(3);
+  // 40 users, mostly short, a few of the full 12: bucketing saves most of the padded positions.
+  const index rows = 40, columns = 12, d = cfg.dim;
+  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
+  for (index r = 0; r < rows; ++r) {
+    const index len = r % 9 == 0 ? columns : 1 + (r * 5) % 4;
+    for (index c = columns - len; c < columns; ++c)
+      batch[std::size_t(r * columns + c)] = std::int32_t(1 + (r * 3 + c) % 9);
+  }
+  const double* all = m.encode_last(batch, rows, columns);
+  CHECK(m.input().batch < rows);  // the model saw buckets, not the whole batch
+  const std::vector<double> bucketed(all, all + rows * d);
+  for (index r = 0; r < rows; ++r) {
+    const double* one =
+        m.encode_last(std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns)), 1, columns);
+    for (index c = 0; c < d; ++c) REQUIRE(bucketed[std::size_t(r * d + c)] == Approx(one[c]).margin(1e-12));
   }
 }
 

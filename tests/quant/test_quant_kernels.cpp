@@ -99,8 +99,9 @@ void check_fast_against_ref() {
         auto x = random_values(m * cols, seed++);
         auto w = random_values(rows * cols, seed++, 0.05f);
         const auto bias = random_values(rows, seed++);
-        if (m > 2) std::fill_n(x.begin() + 2 * cols, cols, 0.0f);     // row 2 of x is zero
-        if (rows > 1) std::fill_n(w.begin() + 1 * cols, cols, 0.0f);  // row 1 of W is zero
+        if (m > 2) std::fill_n(x.begin() + 2 * cols, cols, 0.0f);       // row 2 of x is zero
+        if (m > 16) std::fill_n(x.begin() + 4 * cols, 8 * cols, 0.0f);  // and rows 4..11: whole groups of 4
+        if (rows > 1) std::fill_n(w.begin() + 1 * cols, cols, 0.0f);    // row 1 of W is zero
         const Matrix mat = Matrix::quantize(w.data(), rows, cols);
         for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
           std::vector<float> ref(std::size_t(m * rows)), fast(ref.size());
@@ -233,13 +234,14 @@ TEST_CASE("the AVX-512 row quantizer gives the scalar one's codes and sums exact
   for (const index n : {1, 15, 16, 17, 31, 64, 100, 176, 513}) {
     const index padded = detail::round_up(n, row_align);
     auto x = random_values(n, std::uint32_t(100 + n));
-    // Exact ties after scaling (k + 0.5 steps), a tiny row's values, and a huge outlier.
+    // Exact ties after scaling (k + 0.5 steps), a tiny row's values, a huge outlier, and an all-zero row
+    // (a padded position: its own fast path, with -0.0 where x was negative).
     if (n > 3) {
       x[0] = 2.0f;
       x[1] = 0.5f;
       x[2] = -1.0f;
     }
-    for (const float scale : {1.0f, 1e-35f, 3e30f}) {
+    for (const float scale : {1.0f, 1e-35f, 3e30f, 0.0f}) {
       std::vector<float> xs(x);
       for (float& v : xs) v *= scale;
       std::vector<std::int8_t> qa(std::size_t(padded), 99), qb(std::size_t(padded), 77);

@@ -23,6 +23,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/model/arch.hpp>
+#include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/model/sequence_input.hpp>
 #include <slmrec/nn/context.hpp>
@@ -58,7 +59,8 @@ class recommender {
         stack_(make_stack(cfg)),
         final_norm_(cfg.dim, cfg.resolved_norm_eps()),
         emb_drop_(cfg.dropout, 0xE3B0) {
-    if (cfg.resolved_item_dim() != cfg.dim) input_proj_ = linear_type(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
+    if (cfg.resolved_item_dim() != cfg.dim)
+      input_proj_ = linear_type(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
     if (Arch::learned_positions) positions_ = nn::embedding<BE>(cfg.max_len, cfg.dim, Arch::embedding_init(cfg));
     if (cfg.head == "classifier") classifier_ = linear_type(cfg.dim, cfg.num_items + 1, false, weight_init());
     if (cfg.head == "projected") output_proj_ = linear_type(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
@@ -79,7 +81,8 @@ class recommender {
     final_norm_.visit(v, prefix + "model.norm");
     if (has(classifier_)) classifier_.visit(v, prefix + "classifier");
     if (has(output_proj_)) output_proj_.visit(v, prefix + "output_proj");
-    for (std::size_t j = 0; j < aux_norms_.size(); ++j) aux_norms_[j].visit(v, fmt::format("{}aux_heads.{}.norm", prefix, j));
+    for (std::size_t j = 0; j < aux_norms_.size(); ++j)
+      aux_norms_[j].visit(v, fmt::format("{}aux_heads.{}.norm", prefix, j));
   }
 
   // Fresh random weights (the padding rows of the tables stay zero). A
@@ -106,31 +109,28 @@ class recommender {
 
   // Inference: the final hidden state at each row's last position only,
   // [rows, dim]; the last block computes just those rows (stack::forward_last).
-  // No backward may follow.
+  // No backward may follow. On the CPU a batch whose histories differ much in
+  // length runs in buckets of similar length (see length_buckets.hpp); the
+  // GPU, where padding costs little and launches much, takes it whole.
   const T* encode_last(std::span<const std::int32_t> items, index rows, index columns) {
-    embed(items, rows, columns, false, 0);
-    const index b = in_.batch, L = in_.length, d = cfg_.dim;
-    last_rows_.resize(std::size_t(b));
-    last_positions_.resize(std::size_t(b));
-    for (index r = 0; r < b; ++r) {
-      last_rows_[std::size_t(r)] = std::int32_t(r * L + L - 1);
-      last_positions_[std::size_t(r)] = in_.positions[std::size_t(r * L + L - 1)];
+    if constexpr (host_backend) {
+      if (rows >= 2 * bucket_rows) {
+        buckets_.assign(items, rows, columns, bucket_rows);
+        // Worth it when it saves a quarter of the positions (the trimmed batch has longest() columns).
+        if (4 * buckets_.positions() < 3 * rows * buckets_.lengths.back()) return encode_last_bucketed(items, columns);
+      }
     }
-    upload_ints(last_rows_, last_rows_dev_);
-    upload_ints(last_positions_, last_pos_dev_);
-    ctx_.last_rows = last_rows_dev_.data();
-    ctx_.last_positions = last_pos_dev_.data();
-    const T* h = stack_.forward_last(x_.data(), ctx_);
-    nn::ensure_size(last_hidden_, b * d);
-    final_norm_.forward(h, last_hidden_.data(), b);
-    stack_out_ = nullptr;
-    return last_hidden_.data();
+    return encode_last_padded(items, rows, columns);
   }
+
+  // Users per bucket: fewer pad less, more keep the products wide.
+  static constexpr index bucket_rows = 16;
 
   // Backward from d loss / d hidden [rows, dim] (as encode returned) to every parameter.
   // `extra` adds gradients at block outputs (distillation).
   void backward_encoder(const T* dhidden, std::span<const T* const> extra = {}) {
-    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
+    static_assert(trainable,
+                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     const index n = in_.rows(), d = cfg_.dim;
     nn::ensure_size(dstack_, n * d);
     nn::ensure_size(dx_, n * d);
@@ -164,11 +164,11 @@ class recommender {
   // target (one per trimmed cell, [batch * length]) is not 0; mean over those
   // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
   double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {}) {
-    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
+    static_assert(trainable,
+                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
-    return selected_rows_loss(extra, [&](const T* h, T* dh, index m) {
-      return head_cross_entropy(h, dh, m, 1.0 / double(m));
-    });
+    return selected_rows_loss(
+        extra, [&](const T* h, T* dh, index m) { return head_cross_entropy(h, dh, m, 1.0 / double(m)); });
   }
 
   // Multi-supervision: the extra head j (its own norm, then the model's item
@@ -177,7 +177,8 @@ class recommender {
   // and the head's parameter gradients; call after encode(), before the main
   // backward that reads dlayer as an extra gradient. Returns the mean loss.
   double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer) {
-    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
+    static_assert(trainable,
+                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
     const index m = index(sel_rows_.size()), d = cfg_.dim;
     if (m == 0) return 0.0;
@@ -199,7 +200,8 @@ class recommender {
   // SASRec's objective: binary cross-entropy of each target against one
   // negative (`negatives`, same layout as targets). Tied head only.
   double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives) {
-    static_assert(trainable, "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
+    static_assert(trainable,
+                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
     select_rows(targets);
     std::vector<std::int32_t> neg(sel_rows_.size());
@@ -242,7 +244,8 @@ class recommender {
   // out [rows, dim] on the host.
   void last_hidden(std::span<const std::int32_t> items, index rows, index columns, std::span<float> out) {
     const index d = cfg_.dim;
-    require(index(out.size()) == rows * d, "last_hidden: output holds {} values, expected {} x {}", out.size(), rows, d);
+    require(index(out.size()) == rows * d, "last_hidden: output holds {} values, expected {} x {}", out.size(), rows,
+            d);
     const T* h = encode_last(items, rows, columns);
     if constexpr (std::is_same_v<T, float>) {
       BE::download(h, out.data(), rows * d);
@@ -275,6 +278,41 @@ class recommender {
       return false;
     }
   }();
+
+  // encode_last on one padded batch.
+  const T* encode_last_padded(std::span<const std::int32_t> items, index rows, index columns) {
+    embed(items, rows, columns, false, 0);
+    const index b = in_.batch, L = in_.length, d = cfg_.dim;
+    last_rows_.resize(std::size_t(b));
+    last_positions_.resize(std::size_t(b));
+    for (index r = 0; r < b; ++r) {
+      last_rows_[std::size_t(r)] = std::int32_t(r * L + L - 1);
+      last_positions_[std::size_t(r)] = in_.positions[std::size_t(r * L + L - 1)];
+    }
+    upload_ints(last_rows_, last_rows_dev_);
+    upload_ints(last_positions_, last_pos_dev_);
+    ctx_.last_rows = last_rows_dev_.data();
+    ctx_.last_positions = last_pos_dev_.data();
+    const T* h = stack_.forward_last(x_.data(), ctx_);
+    nn::ensure_size(last_hidden_, b * d);
+    final_norm_.forward(h, last_hidden_.data(), b);
+    stack_out_ = nullptr;
+    return last_hidden_.data();
+  }
+
+  // encode_last bucket by bucket (buckets_ assigned): each bucket's states
+  // land in its users' rows of bucket_hidden_.
+  const T* encode_last_bucketed(std::span<const std::int32_t> items, index columns) {
+    const index d = cfg_.dim;
+    nn::ensure_size(bucket_hidden_, index(buckets_.order.size()) * d);
+    for (index b = 0; b < buckets_.count(); ++b) {
+      const index first = buckets_.starts[std::size_t(b)], n = buckets_.starts[std::size_t(b + 1)] - first;
+      const T* h = encode_last_padded(buckets_.bucket_items(items, columns, b), n, buckets_.lengths[std::size_t(b)]);
+      for (index i = 0; i < n; ++i)
+        BE::copy(h + i * d, bucket_hidden_.data() + index(buckets_.order[std::size_t(first + i)]) * d, d);
+    }
+    return bucket_hidden_.data();
+  }
 
   // Scores of the last position of each row into dst [rows, num_items + 1] (backend memory).
   void score_last_into(std::span<const std::int32_t> items, index rows, index columns, T* dst) {
@@ -418,9 +456,10 @@ class recommender {
   std::vector<std::int32_t> sel_rows_, sel_targets_, last_rows_, last_positions_;
   typename BE::template buffer<std::int32_t> ids_dev_, mask_dev_, pos_dev_, sel_dev_, tgt_dev_, neg_dev_;
   typename BE::template buffer<std::int32_t> last_rows_dev_, last_pos_dev_;
-  typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                      // forward
+  typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                         // forward
   typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_, dhidden_, sel_h_, dsel_h_;  // backward
-  typename BE::template buffer<T> proj_, dproj_, scores_, last_hidden_;
+  typename BE::template buffer<T> proj_, dproj_, scores_, last_hidden_, bucket_hidden_;
+  length_buckets buckets_;                                             // encode_last on the CPU
   typename BE::template buffer<T> aux_in_, aux_h_, daux_h_, daux_in_;  // multi-supervision heads
 };
 

@@ -123,6 +123,17 @@ SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n
     bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);  // Inf or NaN
   }
   const float maxabs = _mm512_reduce_max_ps(vmax);
+  if (bad == 0 && maxabs == 0.0f) {
+    // An all-zero row, as every padded position of a left-padded batch is
+    // (zero item row, zero through norms, attention and FFN): most rows of a
+    // batch of short histories, so not worth a scalar pass.
+    scale = 0.0f;
+    total = 0;
+    std::memset(q, 0, std::size_t(padded));
+    if (biased != nullptr) std::memset(biased, 0x80, std::size_t(padded));
+    if (block_sums != nullptr) std::fill(block_sums, block_sums + padded / sum_block, 0);
+    return true;
+  }
   if (bad != 0 || maxabs < tiny_absmax) {  // not finite, or all but zero: the scalar way
     if (!quantize_row_scalar(x, n, padded, q, scale, block_sums, total)) return false;
     if (biased != nullptr)

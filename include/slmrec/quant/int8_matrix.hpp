@@ -229,10 +229,33 @@ SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_micro(const int8_gemm_args& a, in
   }
 }
 
+// Rows r0..r0+4 of y over NP panels for four rows of x that are all zero
+// (scale 0): every dot is 0, so the output is what the epilogue makes of 0,
+// the bias (+0, as fma(0, 0, b) gives for b = -0) or 0. A left-padded batch
+// of short histories is mostly such rows (a padded position stays exactly
+// zero through the whole model), and they cost a product nothing.
+template <int NP>
+SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_zero_rows(const int8_gemm_args& a, index r0, index p0) {
+#pragma GCC unroll 16
+  for (int p = 0; p < NP; ++p) {
+    const index o = (p0 + p) * 16;
+    const auto mask = static_cast<__mmask16>((1u << std::min<index>(16, a.rows - o)) - 1u);
+    const __m512 v = a.bias != nullptr ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask, a.bias + o), _mm512_setzero_ps())
+                                       : _mm512_setzero_ps();
+    for (int r = 0; r < 4; ++r) _mm512_mask_storeu_ps(a.y + (r0 + r) * a.rows + o, mask, v);
+  }
+}
+
 template <int NP>
 SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_rows(const int8_gemm_args& a, index r0, index r1, index p0) {
   index r = r0;
-  for (; r + 4 <= r1; r += 4) int8_vnni_micro<4, NP>(a, r, p0);
+  for (; r + 4 <= r1; r += 4) {
+    if (a.xs[r] == 0.0f && a.xs[r + 1] == 0.0f && a.xs[r + 2] == 0.0f && a.xs[r + 3] == 0.0f) {
+      int8_vnni_zero_rows<NP>(a, r, p0);
+    } else {
+      int8_vnni_micro<4, NP>(a, r, p0);
+    }
+  }
   if (r1 - r == 3) int8_vnni_micro<3, NP>(a, r, p0);
   if (r1 - r == 2) int8_vnni_micro<2, NP>(a, r, p0);
   if (r1 - r == 1) int8_vnni_micro<1, NP>(a, r, p0);
@@ -316,12 +339,17 @@ struct tiling {
   index r1(index t) const noexcept { return std::min(m, r0(t) + rows); }
 };
 
+// Multiply-adds below which an integer product runs on one thread: a
+// parallel region costs a few microseconds to start and join, which the VNNI
+// kernel (several hundred MAC per nanosecond) spends on about two million.
+inline constexpr long integer_parallel_work = 1L << 21;
+
 // Runs tile(t) for every tile, in parallel when the product is large enough.
 // The serial branch is separate rather than an OpenMP if() clause, which
 // still costs a team start (about a microsecond, as much as a small product).
 template <class Tile>
 void for_each_tile(index count, long work, const Tile& tile) {
-  if (work > slmrec::backend::cpu::parallel_threshold) {
+  if (work > integer_parallel_work) {
     SLMREC_OMP(parallel for schedule(static))
     for (index t = 0; t < count; ++t) tile(t);
   } else {

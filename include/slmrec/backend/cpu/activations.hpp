@@ -18,27 +18,23 @@ struct activation_kernels {
 
   // out = silu(gate) * up
   static void swiglu_forward(const T* gate, const T* up, T* out, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
+    pointwise(n, [=](index i) { out[i] = gate[i] * sigmoid(gate[i]) * up[i]; });
   }
   // dgate += dout * up * silu'(gate);  dup += dout * silu(gate)
   static void swiglu_backward(const T* gate, const T* up, const T* dout, T* dgate, T* dup, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) {
+    pointwise(n, [=](index i) {
       const T s = sigmoid(gate[i]);
       const T silu = gate[i] * s;
       dgate[i] += dout[i] * up[i] * (s + silu * (T(1) - s));
       dup[i] += dout[i] * silu;
-    }
+    });
   }
 
   static void relu_forward(const T* x, T* y, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+    pointwise(n, [=](index i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
   }
   static void relu_backward(const T* x, const T* dy, T* dx, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) dx[i] += x[i] > T(0) ? dy[i] : T(0);
+    pointwise(n, [=](index i) { dx[i] += x[i] > T(0) ? dy[i] : T(0); });
   }
 
   // Exact GELU, x * Phi(x), as torch.nn.GELU() by default.
@@ -70,8 +66,7 @@ struct activation_kernels {
   }
   static void dropout_backward(const std::uint8_t* keep, const T* dy, T* dx, index n, T p) {
     const T scale = T(1) / (T(1) - p);
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) dx[i] += keep[i] ? dy[i] * scale : T(0);
+    pointwise(n, [=](index i) { dx[i] += keep[i] ? dy[i] * scale : T(0); });
   }
 
   // out[i, :] = table[ids[i], :]

@@ -93,17 +93,14 @@ struct blas_kernels {
   }
   // y += alpha * x
   static void axpy(T alpha, const T* x, T* y, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) y[i] += alpha * x[i];
+    pointwise(n, [=](index i) { y[i] += alpha * x[i]; });
   }
   // y = a + b (y may alias a or b)
   static void add(const T* a, const T* b, T* y, index n) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    pointwise(n, [=](index i) { y[i] = a[i] + b[i]; });
   }
   static void scale(T* x, index n, T alpha) {
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) x[i] *= alpha;
+    pointwise(n, [=](index i) { x[i] *= alpha; });
   }
   static double sum_squares(const T* x, index n) {
     double acc = 0.0;

@@ -18,12 +18,11 @@ struct optim_kernels {
     const T decay = T(1) - lr * weight_decay;
     const T step = lr / bias_correction1;
     const T inv_sqrt_bc2 = T(1) / std::sqrt(bias_correction2);
-    SLMREC_OMP(parallel for simd if (n > parallel_threshold))
-    for (index i = 0; i < n; ++i) {
+    pointwise(n, [=](index i) {
       m[i] = beta1 * m[i] + (T(1) - beta1) * g[i];
       v[i] = beta2 * v[i] + (T(1) - beta2) * g[i] * g[i];
       p[i] = p[i] * decay - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    });
   }
 };
 

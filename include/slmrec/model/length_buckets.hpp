@@ -1,0 +1,75 @@
+#pragma once
+// Inference over a batch of left-padded histories of very different lengths
+// (most users are short, a few are long): padded to the longest, most of the
+// rows the model computes are padding. Sorting the users by length and
+// cutting the sorted batch into buckets of a few users, each trimmed to its
+// own longest history, computes the same last-position states for a fraction
+// of the rows (a batch of 128 Beauty users: 6,400 positions padded, about
+// 2,000 bucketed). Every user's result is independent of the others in the
+// batch, so only the order of the work changes.
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include <slmrec/core/types.hpp>
+
+namespace slmrec::model {
+
+struct length_buckets {
+  std::vector<std::int32_t> order;  // rows, shortest history first (ties: smaller row first)
+  std::vector<index> starts;        // bucket b is order[starts[b], starts[b + 1])
+  std::vector<index> lengths;       // bucket b's columns: the longest history in it
+  std::vector<std::int32_t> items;  // scratch for one bucket's ids [bucket rows, its length]
+
+  // ids: [rows, columns] left-padded (0 = padding). A row of padding only
+  // counts as length 1, as sequence_input keeps the last column.
+  void assign(std::span<const std::int32_t> ids, index rows, index columns, index bucket_rows) {
+    std::vector<index> length(static_cast<std::size_t>(rows));
+    for (index r = 0; r < rows; ++r) {
+      index first = columns - 1;
+      for (index c = 0; c < columns - 1; ++c)
+        if (ids[std::size_t(r * columns + c)] != 0) {
+          first = c;
+          break;
+        }
+      length[std::size_t(r)] = columns - first;
+    }
+    order.resize(std::size_t(rows));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::int32_t a, std::int32_t b) { return length[std::size_t(a)] < length[std::size_t(b)]; });
+    starts.clear();
+    lengths.clear();
+    for (index s = 0; s < rows; s += bucket_rows) {
+      const index end = std::min(rows, s + bucket_rows);
+      starts.push_back(s);
+      lengths.push_back(length[std::size_t(order[std::size_t(end - 1)])]);  // sorted: the last is the longest
+    }
+    starts.push_back(rows);
+  }
+
+  [[nodiscard]] index count() const { return index(lengths.size()); }
+  // Positions the buckets compute in all, against rows x columns padded.
+  [[nodiscard]] index positions() const {
+    index n = 0;
+    for (index b = 0; b < count(); ++b)
+      n += (starts[std::size_t(b + 1)] - starts[std::size_t(b)]) * lengths[std::size_t(b)];
+    return n;
+  }
+
+  // Bucket b's ids, [its rows, lengths[b]]: the last lengths[b] columns of
+  // each of its rows, in sorted order.
+  std::span<const std::int32_t> bucket_items(std::span<const std::int32_t> ids, index columns, index b) {
+    const index s = starts[std::size_t(b)], e = starts[std::size_t(b + 1)], len = lengths[std::size_t(b)];
+    items.resize(std::size_t((e - s) * len));
+    for (index i = s; i < e; ++i) {
+      const auto* row = ids.data() + std::size_t(order[std::size_t(i)]) * std::size_t(columns);
+      std::copy(row + (columns - len), row + columns, items.begin() + std::ptrdiff_t((i - s) * len));
+    }
+    return items;
+  }
+};
+
+}  // namespace slmrec::model
