@@ -116,7 +116,7 @@ class recommender {
     if constexpr (host_backend) {
       if (rows >= 2 * bucket_rows) {
         buckets_.assign(items, rows, columns, bucket_rows);
-        // Worth it when it saves a quarter of the positions (the trimmed batch has longest() columns).
+        // Worth it when it saves a quarter of the positions (the trimmed batch is as wide as the longest history).
         if (4 * buckets_.positions() < 3 * rows * buckets_.lengths.back()) return encode_last_bucketed(items, columns);
       }
     }
@@ -266,6 +266,7 @@ class recommender {
   linear_type& input_projection() { return input_proj_; }
   linear_type& classifier() { return classifier_; }
   linear_type& output_projection() { return output_proj_; }
+  // The trimmed batch of the last forward (after a bucketed encode_last: its last bucket).
   [[nodiscard]] const sequence_input& input() const { return in_; }
   [[nodiscard]] const nn::context& context() const { return ctx_; }
   [[nodiscard]] index depth() const { return stack_.depth(); }
