@@ -67,14 +67,16 @@ double relative_error(const std::vector<float>& a, const std::vector<float>& b) 
 // The float model with every packed matrix of q replaced by its dequantized values.
 template <class Float, class Quant>
 void load_dequantized(Float& f, Quant& q) {
-  q.visit([&](const nn::param_spec& spec, auto& slot) {
-    const auto& e = f.parameters().at(spec.name);
-    if constexpr (nn::is_param_slot<decltype(slot), float>) {
-      std::copy(slot.value, slot.value + slot.size, f.parameters().value(e));
-    } else {
-      slot.dequantize(f.parameters().value(e));
-    }
-  }, "");
+  q.visit(
+      [&](const nn::param_spec& spec, auto& slot) {
+        const auto& e = f.parameters().at(spec.name);
+        if constexpr (nn::is_param_slot<decltype(slot), float>) {
+          std::copy(slot.value, slot.value + slot.size, f.parameters().value(e));
+        } else {
+          slot.dequantize(f.parameters().value(e));
+        }
+      },
+      "");
 }
 
 template <class Q, class Arch>
@@ -135,6 +137,29 @@ TEST_CASE("int8 keeps the float model's recommendations", "[quant]") {
   CHECK(common >= 8);
 }
 
+TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as alone", "[quant]") {
+  // The integer products are exact and scaled per row, so a user's scores do
+  // not depend on the users batched with it, bucketed or not.
+  model::recommender<cpu, arch::llama> fp(small("llama"), false);
+  fp.initialize(6);
+  auto q = model::quantize<quant::int8_per_channel>(fp);
+  const index rows = 48, columns = 12, v = 301;
+  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
+  rng gen(9);
+  for (index r = 0; r < rows; ++r) {
+    const index len = r % 7 == 0 ? columns : 1 + index(gen.below(4));
+    for (index c = columns - len; c < columns; ++c)
+      batch[std::size_t(r * columns + c)] = std::int32_t(1 + gen.below(300));
+  }
+  std::vector<float> all(static_cast<std::size_t>(rows * v)), one(static_cast<std::size_t>(v));
+  q->score_last(batch, rows, columns, all);
+  CHECK(q->input().batch < rows);  // bucketed
+  for (index r = 0; r < rows; ++r) {
+    q->score_last(std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns)), 1, columns, one);
+    for (index i = 0; i < v; ++i) REQUIRE(all[std::size_t(r * v + i)] == Approx(one[std::size_t(i)]).margin(1e-5));
+  }
+}
+
 TEST_CASE("weights shrink as each format says", "[quant]") {
   model::recommender<cpu, arch::llama> fp(small("llama"), false);
   const double before = double(model::weight_bytes(fp));
@@ -189,11 +214,11 @@ TEST_CASE("bad quantized checkpoints are refused with the file and tensor named"
     auto j = train::read_checkpoint_config(path);
     j["quant"]["scheme"] = "int4";
     std::ofstream(path / "config.json") << j.dump();
-    REQUIRE_THROWS_WITH(model::with_any_checkpoint<cpu>(path, noop),
-                        Catch::Contains("'item_embedding.weight' is I8"));
+    REQUIRE_THROWS_WITH(model::with_any_checkpoint<cpu>(path, noop), Catch::Contains("'item_embedding.weight' is I8"));
     j["quant"]["scheme"] = "int3";
     std::ofstream(path / "config.json") << j.dump();
-    REQUIRE_THROWS_WITH(model::with_any_checkpoint<cpu>(path, noop), Catch::Contains("unknown quantization scheme 'int3'"));
+    REQUIRE_THROWS_WITH(model::with_any_checkpoint<cpu>(path, noop),
+                        Catch::Contains("unknown quantization scheme 'int3'"));
   }
 
   // A truncated weights file.
