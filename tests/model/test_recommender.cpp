@@ -200,6 +200,10 @@ TEST_CASE("a batch of histories of mixed lengths runs in buckets and gives each 
   const double* all = m.encode_last(batch, rows, columns);
   CHECK(m.input().batch < rows);  // the model saw buckets, not the whole batch
   const std::vector<double> bucketed(all, all + rows * d);
+  // A bad id is reported with its row in the batch as given, not in a bucket.
+  auto bad = batch;
+  bad[std::size_t(37 * columns + columns - 1)] = 10;
+  REQUIRE_THROWS_WITH(m.encode_last(bad, rows, columns), Catch::Contains("row 37 holds item id 10"));
   for (index r = 0; r < rows; ++r) {
     const double* one =
         m.encode_last(std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns)), 1, columns);

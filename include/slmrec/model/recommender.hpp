@@ -115,6 +115,7 @@ class recommender {
   const T* encode_last(std::span<const std::int32_t> items, index rows, index columns) {
     if constexpr (host_backend) {
       if (rows >= 2 * bucket_rows) {
+        require_valid_batch(items, rows, columns, cfg_.max_len, cfg_.num_items);  // errors name the row as given
         buckets_.assign(items, rows, columns, bucket_rows);
         // Worth it when it saves a quarter of the positions (the trimmed batch is as wide as the longest history).
         if (4 * buckets_.positions() < 3 * rows * buckets_.lengths.back()) return encode_last_bucketed(items, columns);

@@ -13,6 +13,18 @@
 
 namespace slmrec::model {
 
+// A [rows, columns] batch of ids in [0, num_items] that a model of max_len
+// reads; an error names the row (of the batch as given) and the id.
+inline void require_valid_batch(std::span<const std::int32_t> ids, index rows, index columns, index max_len,
+                                index num_items) {
+  require(rows >= 1 && columns >= 1 && index(ids.size()) == rows * columns,
+          "sequence batch: {} ids for a [{}, {}] batch", ids.size(), rows, columns);
+  require(columns <= max_len, "sequence batch: {} columns, but the model reads at most max_len = {}", columns, max_len);
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    require(ids[i] >= 0 && ids[i] <= num_items, "sequence batch: row {} holds item id {}, expected 0..{}",
+            index(i) / columns, ids[i], num_items);
+}
+
 struct sequence_input {
   index batch = 0, length = 0;      // after trimming
   index first_column = 0;           // columns [first_column, original length) were kept
@@ -22,10 +34,7 @@ struct sequence_input {
 
   // items: [batch, columns] left-padded ids in [0, num_items]; max_len bounds the positions.
   void assign(std::span<const std::int32_t> ids, index rows, index columns, index max_len, index num_items) {
-    require(rows >= 1 && columns >= 1 && index(ids.size()) == rows * columns,
-            "sequence batch: {} ids for a [{}, {}] batch", ids.size(), rows, columns);
-    require(columns <= max_len, "sequence batch: {} columns, but the model reads at most max_len = {}", columns,
-            max_len);
+    require_valid_batch(ids, rows, columns, max_len, num_items);
     index first = columns - 1;  // keep at least the last column
     for (index r = 0; r < rows; ++r)
       for (index c = 0; c < first; ++c) {
@@ -45,7 +54,6 @@ struct sequence_input {
     for (index r = 0; r < rows; ++r)
       for (index t = 0; t < length; ++t) {
         const auto id = ids[std::size_t(r * columns + first + t)];
-        require(id >= 0 && id <= num_items, "sequence batch: row {} holds item id {}, expected 0..{}", r, id, num_items);
         const auto cell = std::size_t(r * length + t);
         items[cell] = id;
         mask[cell] = id != 0 ? 1 : 0;
