@@ -15,7 +15,7 @@ inline constexpr long parallel_threshold = 1 << 15;
 // f(i) for every i in [0, n) as one vector loop, split over the threads when
 // n is large. A branch rather than `parallel for simd if (...)`: GCC 12
 // compiles that clause's serial fallback without vectorising it (a SwiGLU of
-// 30,000 elements 6x slower), and inference makes many such small calls.
+// 30,000 elements 7x slower), and inference makes many such small calls.
 template <class F>
 inline void pointwise(long n, F&& f) {
   if (n > parallel_threshold) {
