@@ -100,7 +100,7 @@ void check_fast_against_ref() {
         auto w = random_values(rows * cols, seed++, 0.05f);
         const auto bias = random_values(rows, seed++);
         if (m > 2) std::fill_n(x.begin() + 2 * cols, cols, 0.0f);       // row 2 of x is zero
-        if (m > 16) std::fill_n(x.begin() + 4 * cols, 8 * cols, 0.0f);  // and rows 4..11: whole groups of 4
+        if (m > 16) std::fill_n(x.begin() + 4 * cols, 8 * cols, 0.0f);  // and rows 4..11, as padding is
         if (rows > 1) std::fill_n(w.begin() + 1 * cols, cols, 0.0f);    // row 1 of W is zero
         const Matrix mat = Matrix::quantize(w.data(), rows, cols);
         for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
@@ -232,7 +232,7 @@ TEST_CASE("the AVX-512 row quantizer gives the scalar one's codes and sums exact
     return;
   }
   for (const index n : {1, 15, 16, 17, 31, 64, 100, 176, 513}) {
-    const index padded = detail::round_up(n, row_align);
+    const index padded = round_up(n, row_align);
     auto x = random_values(n, std::uint32_t(100 + n));
     // Exact ties after scaling (k + 0.5 steps), a tiny row's values, a huge outlier, and an all-zero row
     // (a padded position: its own fast path, with -0.0 where x was negative).

@@ -10,6 +10,15 @@ namespace slmrec {
 // wrap-around in `t - 1` style arithmetic.
 using index = std::ptrdiff_t;
 
+// Whole blocks of y needed to hold x, and x rounded up to them (x >= 0, y > 0):
+// the blocking and padding arithmetic of the kernels.
+constexpr index ceil_div(index x, index y) noexcept {
+  return (x + y - 1) / y;
+}
+constexpr index round_up(index x, index y) noexcept {
+  return ceil_div(x, y) * y;
+}
+
 // `depth<dynamic>` selects a run-time number of layers, as Eigen's `Dynamic`.
 inline constexpr index dynamic = -1;
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <slmrec/core/types.hpp>
+#include <slmrec/model/sequence_input.hpp>
 
 namespace slmrec::model {
 
@@ -22,20 +23,15 @@ struct length_buckets {
   std::vector<index> starts;        // bucket b is order[starts[b], starts[b + 1])
   std::vector<index> lengths;       // bucket b's columns: the longest history in it
   std::vector<std::int32_t> items;  // scratch for one bucket's ids [bucket rows, its length]
+  std::vector<index> row_length;    // scratch: each row's history length
 
   // ids: [rows, columns] left-padded (0 = padding). A row of padding only
   // counts as length 1, as sequence_input keeps the last column.
   void assign(std::span<const std::int32_t> ids, index rows, index columns, index bucket_rows) {
-    std::vector<index> length(static_cast<std::size_t>(rows));
-    for (index r = 0; r < rows; ++r) {
-      index first = columns - 1;
-      for (index c = 0; c < columns - 1; ++c)
-        if (ids[std::size_t(r * columns + c)] != 0) {
-          first = c;
-          break;
-        }
-      length[std::size_t(r)] = columns - first;
-    }
+    auto& length = row_length;
+    length.resize(std::size_t(rows));
+    for (index r = 0; r < rows; ++r)
+      length[std::size_t(r)] = columns - history_start(ids.data() + r * columns, columns - 1);
     order.resize(std::size_t(rows));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),

@@ -25,6 +25,14 @@ inline void require_valid_batch(std::span<const std::int32_t> ids, index rows, i
             index(i) / columns, ids[i], num_items);
 }
 
+// The column where a left-padded row's history starts: its first non-zero id
+// before column `limit`, or `limit` (a row of padding keeps its last column).
+inline index history_start(const std::int32_t* row, index limit) {
+  for (index c = 0; c < limit; ++c)
+    if (row[c] != 0) return c;
+  return limit;
+}
+
 struct sequence_input {
   index batch = 0, length = 0;      // after trimming
   index first_column = 0;           // columns [first_column, original length) were kept
@@ -36,14 +44,7 @@ struct sequence_input {
   void assign(std::span<const std::int32_t> ids, index rows, index columns, index max_len, index num_items) {
     require_valid_batch(ids, rows, columns, max_len, num_items);
     index first = columns - 1;  // keep at least the last column
-    for (index r = 0; r < rows; ++r)
-      for (index c = 0; c < first; ++c) {
-        const auto id = ids[std::size_t(r * columns + c)];
-        if (id != 0) {
-          first = c;
-          break;
-        }
-      }
+    for (index r = 0; r < rows; ++r) first = history_start(ids.data() + r * columns, first);
     batch = rows;
     first_column = first;
     length = columns - first;

@@ -24,9 +24,6 @@ inline constexpr index row_align = 64;
 inline constexpr index sum_block = 32;
 
 namespace detail {
-constexpr index round_up(index n, index multiple) noexcept {
-  return (n + multiple - 1) / multiple * multiple;
-}
 
 // Below this absmax, 127 / absmax is not a finite float: such rows take the
 // double-precision path (they are all but zero anyway).
@@ -125,8 +122,8 @@ SLMREC_QUANT_TARGET_VNNI inline bool quantize_row_avx512(const float* x, index n
   const float maxabs = _mm512_reduce_max_ps(vmax);
   if (bad == 0 && maxabs == 0.0f) {
     // An all-zero row, as every padded position of a left-padded batch is
-    // (zero item row, zero through norms, attention and FFN): most rows of a
-    // batch of short histories, so not worth a scalar pass.
+    // (zero item row, zero through norms, attention and FFN): common enough
+    // not to send it down the scalar path.
     scale = 0.0f;
     total = 0;
     std::memset(q, 0, std::size_t(padded));
@@ -258,7 +255,7 @@ inline void fill_biased(int8_rows& x) {
 // Row r of x[m, cols] (row-major) quantized as detail::absmax_quantize does
 // it, plus (with_sums) the code sums int4 kernels' compensations need.
 inline void quantize_rows(const float* x, index m, index cols, int8_rows& out, bool with_sums = true) {
-  detail::quantize_rows_padded(x, m, cols, detail::round_up(cols, row_align), out, with_sums);
+  detail::quantize_rows_padded(x, m, cols, round_up(cols, row_align), out, with_sums);
 }
 
 }  // namespace slmrec::quant

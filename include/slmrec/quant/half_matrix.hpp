@@ -138,7 +138,7 @@ void gemm_nt(const float* x, index m, const half_matrix<Format>& w, const float*
   const index cols = w.cols();
   if (m == 0 || rows == 0) return;
   constexpr index panel = 256;
-  const index panels = (rows + panel - 1) / panel;
+  const index panels = ceil_div(rows, panel);
   const auto panel_product = [&](index p) {
     thread_local std::vector<float> buffer;
     const index o0 = p * panel;

@@ -202,7 +202,7 @@ class int4_matrix {
   }
 
   // The kernel layout (see above).
-  index padded_rows() const noexcept { return detail::round_up(rows_, panel); }
+  index padded_rows() const noexcept { return round_up(rows_, panel); }
   index padded_cols() const noexcept { return blocks_ * Block; }
   const std::uint8_t* packed() const noexcept { return packed_.data(); }
   // [padded_rows / panel][blocks][panel] floats, 0 past rows: one load gives

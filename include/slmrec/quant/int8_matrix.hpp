@@ -109,7 +109,7 @@ class int8_matrix {
   }
 
   // The kernel layout (see above).
-  index padded_rows() const noexcept { return detail::round_up(rows_, panel); }
+  index padded_rows() const noexcept { return round_up(rows_, panel); }
   index padded_cols() const noexcept { return padded_cols_; }
   const std::int8_t* packed() const noexcept { return packed_.data(); }
   const float* padded_scales() const noexcept { return scales_.data(); }   // [padded_rows], 0 past rows
@@ -120,7 +120,7 @@ class int8_matrix {
     require(rows >= 0 && cols >= 0, "quant::int8_matrix::{}: negative shape [{}, {}]", what, rows, cols);
     require(cols <= max_cols, "quant::int8_matrix::{}: {} inputs, at most {} keep the int32 accumulators exact", what,
             cols, max_cols);
-    padded_cols_ = detail::round_up(cols, row_align);
+    padded_cols_ = round_up(cols, row_align);
     packed_.assign(std::size_t(padded_rows() * padded_cols_), 0);
     scales_.assign(std::size_t(padded_rows()), 0.0f);
     sums_.assign(std::size_t(padded_rows()), 0);
@@ -229,33 +229,10 @@ SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_micro(const int8_gemm_args& a, in
   }
 }
 
-// Rows r0..r0+4 of y over NP panels for four rows of x that are all zero
-// (scale 0): every dot is 0, so the output is what the epilogue makes of 0,
-// the bias (+0, as fma(0, 0, b) gives for b = -0) or 0. A left-padded batch
-// of short histories is mostly such rows (a padded position stays exactly
-// zero through the whole model), and they cost a product nothing.
-template <int NP>
-SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_zero_rows(const int8_gemm_args& a, index r0, index p0) {
-#pragma GCC unroll 16
-  for (int p = 0; p < NP; ++p) {
-    const index o = (p0 + p) * 16;
-    const auto mask = static_cast<__mmask16>((1u << std::min<index>(16, a.rows - o)) - 1u);
-    const __m512 v = a.bias != nullptr ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask, a.bias + o), _mm512_setzero_ps())
-                                       : _mm512_setzero_ps();
-    for (int r = 0; r < 4; ++r) _mm512_mask_storeu_ps(a.y + (r0 + r) * a.rows + o, mask, v);
-  }
-}
-
 template <int NP>
 SLMREC_QUANT_TARGET_VNNI inline void int8_vnni_rows(const int8_gemm_args& a, index r0, index r1, index p0) {
   index r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    if (a.xs[r] == 0.0f && a.xs[r + 1] == 0.0f && a.xs[r + 2] == 0.0f && a.xs[r + 3] == 0.0f) {
-      int8_vnni_zero_rows<NP>(a, r, p0);
-    } else {
-      int8_vnni_micro<4, NP>(a, r, p0);
-    }
-  }
+  for (; r + 4 <= r1; r += 4) int8_vnni_micro<4, NP>(a, r, p0);
   if (r1 - r == 3) int8_vnni_micro<3, NP>(a, r, p0);
   if (r1 - r == 2) int8_vnni_micro<2, NP>(a, r, p0);
   if (r1 - r == 1) int8_vnni_micro<1, NP>(a, r, p0);
@@ -331,8 +308,8 @@ struct tiling {
   tiling(index m_, index total_panels_)
       : m(m_),
         total_panels(total_panels_),
-        row_tiles((m_ + rows - 1) / rows),
-        count(row_tiles * ((total_panels_ + panels - 1) / panels)) {}
+        row_tiles(ceil_div(m_, rows)),
+        count(row_tiles * ceil_div(total_panels_, panels)) {}
   index p0(index t) const noexcept { return (t / row_tiles) * panels; }
   index np(index t) const noexcept { return std::min(panels, total_panels - p0(t)); }
   index r0(index t) const noexcept { return (t % row_tiles) * rows; }

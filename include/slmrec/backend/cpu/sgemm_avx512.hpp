@@ -49,13 +49,6 @@ inline constexpr index sgemm_nc = 3072;  // columns of B packed at once (3 MiB, 
 
 namespace detail {
 
-constexpr index ceil_div(index x, index y) noexcept {
-  return (x + y - 1) / y;
-}
-constexpr index round_up(index x, index to) noexcept {
-  return ceil_div(x, to) * to;
-}
-
 // Packing buffers, one pair per thread, grown once and reused by every call.
 struct sgemm_workspace {
   buffer<float> a, b;
