@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <numeric>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include <unistd.h>
 #include <xtensor/xnpy.hpp>
@@ -119,6 +119,40 @@ TEST_CASE("server: one user and a batch agree with the batch API's recommend", "
   REQUIRE_THROWS_WITH(serve.recommend(std::vector<std::int32_t>{}, 5), Catch::Contains("history is empty"));
 }
 
+TEST_CASE("server: a batch split over workers answers each user as alone, and follows the model's weights", "[model]") {
+  // float64, so that a user's scores do not depend on the product shapes the batch is cut into.
+  auto cfg = tiny();
+  cfg.max_len = 12;
+  model::recommender<backend::eigen_cpu_f64, arch::llama> m(cfg, false);
+  m.initialize(4);
+  const index rows = 100, columns = 12, k = 5;
+  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
+  for (index r = 0; r < rows; ++r) {
+    const index len = r % 11 == 0 ? columns : 1 + (r * 7) % 5;
+    for (index c = columns - len; c < columns; ++c)
+      batch[std::size_t(r * columns + c)] = std::int32_t(1 + (r * 13 + c * 5) % 30);
+  }
+  const auto alone = [&](model::server<decltype(m)>& s) {
+    std::vector<std::int32_t> top(std::size_t(rows * k));
+    for (index r = 0; r < rows; ++r)
+      s.recommend(std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns)), 1, columns, k, true,
+                  std::span(top).subspan(std::size_t(r * k), std::size_t(k)));
+    return top;
+  };
+  model::server split(m, 3), single(m, 1);  // 3 workers, whatever the thread count: a thread may run several
+  std::vector<std::int32_t> top(std::size_t(rows * k));
+  split.recommend(batch, rows, columns, k, true, top);
+  CHECK(top == alone(single));
+  // The workers' replicas share the model's float weights: new weights reach them.
+  m.initialize(11);
+  split.recommend(batch, rows, columns, k, true, top);
+  CHECK(top == alone(single));
+  // A bad id is reported with its row in the batch as given.
+  auto bad = batch;
+  bad[std::size_t(77 * columns + columns - 1)] = 31;
+  REQUIRE_THROWS_WITH(split.recommend(bad, rows, columns, k, true, top), Catch::Contains("row 77 holds item id 31"));
+}
+
 TEST_CASE("item embeddings exported to .npy read back with their values and shape", "[model][io]") {
   model::recommender<backend::eigen_cpu, arch::llama> m(tiny(), false);
   m.initialize(5);
@@ -134,8 +168,9 @@ TEST_CASE("item embeddings exported to .npy read back with their values and shap
   // ... and NumPy agrees, where Debian's python3-numpy is installed.
   if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
     const auto out = dir / "check.txt";
-    const std::string cmd = "/usr/bin/python3 -c \"import numpy as n; a = n.load('" + file.string() +
-                            "'); open('" + out.string() + "', 'w').write('%s %s %.6f %.6f' % (a.shape, a.dtype, a[0].sum(), a[7, 3]))\"";
+    const std::string cmd = "/usr/bin/python3 -c \"import numpy as n; a = n.load('" + file.string() + "'); open('" +
+                            out.string() +
+                            "', 'w').write('%s %s %.6f %.6f' % (a.shape, a.dtype, a[0].sum(), a[7, 3]))\"";
     REQUIRE(std::system(cmd.c_str()) == 0);
     CHECK(io::read_file(out) == fmt::format("(31, 8) float32 0.000000 {:.6f}", table(7, 3)));
   } else {

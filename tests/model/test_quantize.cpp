@@ -4,6 +4,7 @@
 // the formats say, and bad checkpoints are refused by name.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,20 @@ void check_all_archs(double max_error) {
   check_scheme<Q, arch::sasrec>("tied", max_error);
 }
 
+// Left-padded histories of the 300 items of small(): every long_every-th user
+// fills all columns, the others have 1..short_max items.
+std::vector<std::int32_t> mixed_batch(index rows, index columns, index long_every, index short_max,
+                                      std::uint64_t seed) {
+  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
+  rng gen(seed);
+  for (index r = 0; r < rows; ++r) {
+    const index len = r % long_every == 0 ? columns : 1 + index(gen.below(std::uint64_t(short_max)));
+    for (index c = columns - len; c < columns; ++c)
+      batch[std::size_t(r * columns + c)] = std::int32_t(1 + gen.below(300));
+  }
+  return batch;
+}
+
 }  // namespace
 
 TEST_CASE("each scheme scores close to the float model, and exactly as its dequantized twin", "[quant]") {
@@ -144,19 +159,31 @@ TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as a
   fp.initialize(6);
   auto q = model::quantize<quant::int8_per_channel>(fp);
   const index rows = 48, columns = 12, v = 301;
-  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
-  rng gen(9);
-  for (index r = 0; r < rows; ++r) {
-    const index len = r % 7 == 0 ? columns : 1 + index(gen.below(4));
-    for (index c = columns - len; c < columns; ++c)
-      batch[std::size_t(r * columns + c)] = std::int32_t(1 + gen.below(300));
-  }
+  const auto batch = mixed_batch(rows, columns, 7, 4, 9);
   std::vector<float> all(static_cast<std::size_t>(rows * v)), one(static_cast<std::size_t>(v));
   q->score_last(batch, rows, columns, all);
   CHECK(q->input().batch < rows);  // bucketed
   for (index r = 0; r < rows; ++r) {
     q->score_last(std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns)), 1, columns, one);
     for (index i = 0; i < v; ++i) REQUIRE(all[std::size_t(r * v + i)] == Approx(one[std::size_t(i)]).margin(1e-5));
+  }
+}
+
+TEST_CASE("an int8 batch split over workers gives each user's own recommendations", "[quant]") {
+  model::recommender<cpu, arch::llama> fp(small("llama"), false);
+  fp.initialize(8);
+  auto q = model::quantize<quant::int8_per_channel>(fp);
+  const index rows = 90, columns = 12, k = 10;
+  const auto batch = mixed_batch(rows, columns, 5, 6, 10);
+  model::server split(*q, 2), single(*q, 1);
+  std::vector<std::int32_t> a(std::size_t(rows * k)), b(std::size_t(rows * k));
+  split.recommend(batch, rows, columns, k, true, a);
+  single.recommend(batch, rows, columns, k, true, b);  // the same buckets, on one model
+  CHECK(a == b);
+  // Each row's answer went back to its own row: none of that user's items comes back.
+  for (index r = 0; r < rows; ++r) {
+    const auto row = std::span(batch).subspan(std::size_t(r * columns), std::size_t(columns));
+    for (index j = 0; j < k; ++j) CHECK(std::find(row.begin(), row.end(), a[std::size_t(r * k + j)]) == row.end());
   }
 }
 

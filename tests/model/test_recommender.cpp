@@ -184,6 +184,37 @@ TEST_CASE("length buckets: users sorted by history length, each bucket trimmed t
   CHECK(std::vector<std::int32_t>(middle.begin(), middle.end()) == std::vector<std::int32_t>{0, 5, 6, 7, 8, 9});
 }
 
+TEST_CASE("length buckets dealt to workers: the costliest first, each to the least loaded", "[model]") {
+  // Seven users of lengths 1, 5, 2, 8, 3, 1, 6 in buckets of 2: sorted rows 0 5 | 2 4 | 1 6 | 3, bucket
+  // lengths 1, 3, 6, 8. With position cost 1 and row cost 0.5 the buckets cost 3, 7, 13, 8.5:
+  // 13 -> worker 0, 8.5 -> worker 1, 7 -> worker 1 (15.5 against 13), 3 -> worker 0.
+  const index columns = 8;
+  const std::vector<index> lengths{1, 5, 2, 8, 3, 1, 6};
+  std::vector<std::int32_t> ids(lengths.size() * std::size_t(columns), 0);
+  for (std::size_t r = 0; r < lengths.size(); ++r)
+    for (index c = columns - lengths[r]; c < columns; ++c) ids[r * std::size_t(columns) + std::size_t(c)] = 1;
+  model::length_buckets b;
+  b.assign(ids, index(lengths.size()), columns, 2);
+  REQUIRE(b.lengths == std::vector<index>{1, 3, 6, 8});
+  std::vector<std::vector<std::int32_t>> rows_of;
+  b.deal(2, 1.0, 0.5, rows_of);
+  REQUIRE(rows_of.size() == 2);
+  CHECK(rows_of[0] ==
+        std::vector<std::int32_t>{0, 5, 1, 6});  // sorted by length: bucketing them again gives the same buckets
+  CHECK(rows_of[1] == std::vector<std::int32_t>{2, 4, 3});
+  // More workers than buckets: the extra ones get nothing, every row is still dealt once.
+  b.deal(6, 1.0, 0.5, rows_of);
+  std::vector<std::int32_t> all;
+  index empty = 0;
+  for (const auto& r : rows_of) {
+    all.insert(all.end(), r.begin(), r.end());
+    empty += r.empty() ? 1 : 0;
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(all == std::vector<std::int32_t>{0, 1, 2, 3, 4, 5, 6});
+  CHECK(empty == 2);
+}
+
 TEST_CASE("a batch of histories of mixed lengths runs in buckets and gives each user's own states", "[model]") {
   auto cfg = small("llama", "tied");
   cfg.max_len = 12;

@@ -55,6 +55,35 @@ struct length_buckets {
     return n;
   }
 
+  // Deals the buckets to `parts` workers so that their work is even: the
+  // costliest bucket first, each to the worker with the least work so far (a
+  // bucket costs rows x (length x position_cost + row_cost)). rows_of[p] gets
+  // worker p's rows in sorted order, so bucketing them again gives back the
+  // same buckets.
+  void deal(index parts, double position_cost, double row_cost, std::vector<std::vector<std::int32_t>>& rows_of) const {
+    const auto size = [&](index b) { return starts[std::size_t(b + 1)] - starts[std::size_t(b)]; };
+    const auto cost = [&](index b) {
+      return double(size(b)) * (double(lengths[std::size_t(b)]) * position_cost + row_cost);
+    };
+    std::vector<index> by_cost(static_cast<std::size_t>(count()));
+    std::iota(by_cost.begin(), by_cost.end(), index(0));
+    std::stable_sort(by_cost.begin(), by_cost.end(), [&](index a, index b) { return cost(a) > cost(b); });
+    std::vector<double> load(std::size_t(parts), 0.0);
+    std::vector<index> owner(static_cast<std::size_t>(count()));
+    for (const index b : by_cost) {
+      const auto p = std::size_t(std::min_element(load.begin(), load.end()) - load.begin());
+      owner[std::size_t(b)] = index(p);
+      load[p] += cost(b);
+    }
+    rows_of.resize(std::size_t(parts));
+    for (auto& r : rows_of) r.clear();
+    for (index b = 0; b < count(); ++b) {  // ascending, so each worker's rows stay sorted
+      auto& mine = rows_of[std::size_t(owner[std::size_t(b)])];
+      mine.insert(mine.end(), order.begin() + std::ptrdiff_t(starts[std::size_t(b)]),
+                  order.begin() + std::ptrdiff_t(starts[std::size_t(b + 1)]));
+    }
+  }
+
   // Bucket b's ids, [its rows, lengths[b]]: the last lengths[b] columns of
   // each of its rows, in sorted order.
   std::span<const std::int32_t> bucket_items(std::span<const std::int32_t> ids, index columns, index b) {

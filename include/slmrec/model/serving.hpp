@@ -7,11 +7,23 @@
 //   slmrec::model::server serve(model);
 //   std::vector<std::int32_t> top(10);
 //   serve.recommend(history, 10, true, top);
+//
+// On the CPU a batch is split over workers, one per thread, each running its
+// own inference replica of the model (replica.hpp: shared float weights, its
+// own activations) on a share of the users, serially: a small model's
+// products are too small to split well, and a thread per share of users
+// spends no time waiting at the many barriers of per-product parallelism.
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <limits>
+#include <memory>
 #include <span>
 #include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -20,6 +32,9 @@
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/model/length_buckets.hpp>
+#include <slmrec/model/replica.hpp>
+#include <slmrec/model/sequence_input.hpp>
 #include <slmrec/nn/context.hpp>
 
 namespace slmrec::model {
@@ -30,7 +45,8 @@ namespace detail {
 inline index top_k_insert(std::span<const float> scores, index k, std::span<std::int32_t> out, index filled,
                           std::int32_t id) {
   const auto better = [&](std::int32_t a, std::int32_t b) {
-    return scores[std::size_t(a)] > scores[std::size_t(b)] || (scores[std::size_t(a)] == scores[std::size_t(b)] && a < b);
+    return scores[std::size_t(a)] > scores[std::size_t(b)] ||
+           (scores[std::size_t(a)] == scores[std::size_t(b)] && a < b);
   };
   if (filled == k && !better(id, out[std::size_t(k - 1)])) return filled;
   index j = filled < k ? filled++ : k - 1;  // insertion into the sorted list, dropping the worst
@@ -55,7 +71,8 @@ inline void top_k_check(std::span<const float> scores, index k, std::span<std::i
 inline void top_k_ref(std::span<const float> scores, index k, std::span<std::int32_t> out) {
   detail::top_k_check(scores, k, out);
   index filled = 0;
-  for (index i = 1; i < index(scores.size()); ++i) filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
+  for (index i = 1; i < index(scores.size()); ++i)
+    filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
 }
 
 // top_k_ref's result, faster: once the list is full only a score above the
@@ -95,9 +112,17 @@ class server {
   using BE = typename Model::backend_type;
   // A backend that selects the top-k itself (the GPU): the scores never leave it.
   static constexpr bool backend_top_k = requires { BE::max_top_k; };
+  static constexpr bool host_backend = [] {
+    if constexpr (requires { BE::is_host; }) {
+      return bool(BE::is_host);
+    } else {
+      return false;
+    }
+  }();
 
  public:
-  explicit server(Model& model) : model_(model) {}
+  // workers: how many threads share a CPU batch (0: OpenMP's thread count).
+  explicit server(Model& model, int workers = 0) : model_(model), workers_(workers) {}
 
   // items: [rows, columns] left-padded histories. Writes the k best items of
   // each row into out [rows, k]; with `exclude_history` a row's own items are
@@ -105,25 +130,18 @@ class server {
   void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
                  std::span<std::int32_t> out) {
     const index v = model_.config().num_items + 1;
-    require(index(items.size()) == rows * columns, "recommend: {} ids for a [{}, {}] batch", items.size(), rows, columns);
+    require(index(items.size()) == rows * columns, "recommend: {} ids for a [{}, {}] batch", items.size(), rows,
+            columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
     if constexpr (backend_top_k) {
       if (k <= BE::max_top_k) return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
     }
-    scores_.resize(std::size_t(rows * v));
-    model_.score_last(items, rows, columns, scores_);
-    // Rows are independent: pick each row's top-k in parallel.
-    SLMREC_OMP(parallel for if (rows * v > backend::cpu::parallel_threshold))
-    for (index r = 0; r < rows; ++r) {
-      const std::span<float> s(scores_.data() + r * v, std::size_t(v));
-      if (exclude_history)
-        for (index c = 0; c < columns; ++c) {
-          const auto id = items[std::size_t(r * columns + c)];
-          if (id > 0 && id < v) s[std::size_t(id)] = -std::numeric_limits<float>::infinity();
-        }
-      top_k(s, k, out.subspan(std::size_t(r * k), std::size_t(k)));
+    if constexpr (host_backend) {
+      if (const index parts = worker_count(rows); parts > 1)
+        return recommend_split(items, rows, columns, k, exclude_history, out, parts);
     }
+    recommend_rows(model_, scores_, items, rows, columns, k, exclude_history, out);
   }
 
   // One user's history (oldest first, any length; the model reads its last
@@ -137,8 +155,8 @@ class server {
       require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);
       require(index(out.size()) >= k, "recommend: output holds {} ids, expected at least {}", out.size(), k);
       if (k <= BE::max_top_k)
-        return top_k_in_backend(history.last(read), 1, index(read), history, index(history.size()), k,
-                                exclude_history, out.first(std::size_t(k)));
+        return top_k_in_backend(history.last(read), 1, index(read), history, index(history.size()), k, exclude_history,
+                                out.first(std::size_t(k)));
     }
     scores_.resize(std::size_t(v));
     model_.score_last(history.last(read), 1, index(read), scores_);
@@ -154,6 +172,86 @@ class server {
   }
 
  private:
+  // One model's share: scores of `rows` users, their own items excluded, each row's top k.
+  static void recommend_rows(Model& m, std::vector<float>& scores, std::span<const std::int32_t> items, index rows,
+                             index columns, index k, bool exclude_history, std::span<std::int32_t> out) {
+    const index v = m.config().num_items + 1;
+    scores.resize(std::size_t(rows * v));
+    m.score_last(items, rows, columns, scores);
+    // Rows are independent: pick each row's top-k in parallel (serial inside a worker).
+    SLMREC_OMP(parallel for if (rows * v > backend::cpu::parallel_threshold))
+    for (index r = 0; r < rows; ++r) {
+      const std::span<float> s(scores.data() + r * v, std::size_t(v));
+      if (exclude_history)
+        for (index c = 0; c < columns; ++c) {
+          const auto id = items[std::size_t(r * columns + c)];
+          if (id > 0 && id < v) s[std::size_t(id)] = -std::numeric_limits<float>::infinity();
+        }
+      top_k(s, k, out.subspan(std::size_t(r * k), std::size_t(k)));
+    }
+  }
+
+  // Workers for a CPU batch: one per thread, each with at least two buckets of users.
+  index worker_count(index rows) const {
+#if defined(_OPENMP)
+    if (omp_in_parallel()) return 1;  // already on a worker thread of the caller's
+    const index threads = workers_ > 0 ? workers_ : omp_get_max_threads();
+    return std::min(threads, rows / (2 * Model::bucket_rows));
+#else
+    return workers_ > 1 ? std::min(index(workers_), rows / (2 * Model::bucket_rows)) : 1;
+#endif
+  }
+
+  // The batch's users dealt to `parts` workers by history length (even work),
+  // each worker's share gathered, run by its own replica, its answers put back.
+  void recommend_split(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
+                       std::span<std::int32_t> out, index parts) {
+    const auto& cfg = model_.config();
+    require_valid_batch(items, rows, columns, cfg.max_len, cfg.num_items);  // errors name the row as given
+    buckets_.assign(items, rows, columns, Model::bucket_rows);
+    // A position costs about 12 d^2 multiply-adds per layer, a user's scores v x item width.
+    const double position_cost = 12.0 * double(cfg.dim) * double(cfg.dim) * double(model_.depth());
+    const double row_cost = double(cfg.num_items + 1) * double(cfg.resolved_item_dim());
+    buckets_.deal(parts, position_cost, row_cost, rows_of_);
+    while (index(replicas_.size()) + 1 < parts) replicas_.push_back(inference_replica(model_));
+    shares_.resize(std::size_t(parts));
+    for (index p = 0; p < parts; ++p) {
+      auto& sh = shares_[std::size_t(p)];
+      const auto& mine = rows_of_[std::size_t(p)];
+      sh.items.resize(mine.size() * std::size_t(columns));
+      sh.out.resize(mine.size() * std::size_t(k));
+      for (std::size_t i = 0; i < mine.size(); ++i)
+        std::copy_n(items.begin() + std::ptrdiff_t(mine[i]) * columns, columns,
+                    sh.items.begin() + std::ptrdiff_t(i) * columns);
+    }
+    std::exception_ptr error;  // an exception may not leave a parallel region
+    SLMREC_OMP(parallel num_threads(int(parts))) {
+#if defined(_OPENMP)
+      const index first = omp_get_thread_num(), step = omp_get_num_threads();
+#else
+      const index first = 0, step = 1;
+#endif
+      for (index p = first; p < parts; p += step) {  // fewer threads than parts: a thread takes several
+        auto& sh = shares_[std::size_t(p)];
+        if (rows_of_[std::size_t(p)].empty()) continue;
+        try {
+          recommend_rows(p == 0 ? model_ : *replicas_[std::size_t(p - 1)], sh.scores, sh.items,
+                         index(rows_of_[std::size_t(p)].size()), columns, k, exclude_history, sh.out);
+        } catch (...) {
+          SLMREC_OMP(critical(slmrec_server_error))
+          if (!error) error = std::current_exception();
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    for (index p = 0; p < parts; ++p) {
+      const auto& mine = rows_of_[std::size_t(p)];
+      for (std::size_t i = 0; i < mine.size(); ++i)
+        std::copy_n(shares_[std::size_t(p)].out.begin() + std::ptrdiff_t(i) * k, k,
+                    out.begin() + std::ptrdiff_t(mine[i]) * k);
+    }
+  }
+
   // Scores, exclusion and selection in backend memory; only k ids per row come back.
   void top_k_in_backend(std::span<const std::int32_t> items, index rows, index columns,
                         std::span<const std::int32_t> exclude, index exclude_columns, index k, bool exclude_history,
@@ -171,7 +269,17 @@ class server {
   }
 
   Model& model_;
+  int workers_ = 0;
   std::vector<float> scores_;
+  // CPU batches split over workers: replicas_[p - 1] runs share p (share 0 runs on model_).
+  struct share {
+    std::vector<std::int32_t> items, out;
+    std::vector<float> scores;
+  };
+  length_buckets buckets_;
+  std::vector<std::vector<std::int32_t>> rows_of_;
+  std::vector<share> shares_;
+  std::vector<std::unique_ptr<Model>> replicas_;
   typename BE::template buffer<std::int32_t> exclude_dev_, top_dev_;  // backend top-k only
 };
 
