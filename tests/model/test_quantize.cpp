@@ -111,6 +111,13 @@ void check_all_archs(double max_error) {
   check_scheme<Q, arch::sasrec>("tied", max_error);
 }
 
+// small("llama") with random weights (seed), quantized to int8.
+auto small_int8(std::uint64_t seed) {
+  model::recommender<cpu, arch::llama> fp(small("llama"), false);
+  fp.initialize(seed);
+  return model::quantize<quant::int8_per_channel>(fp);
+}
+
 // Left-padded histories of the 300 items of small(): every long_every-th user
 // fills all columns, the others have 1..short_max items.
 std::vector<std::int32_t> mixed_batch(index rows, index columns, index long_every, index short_max,
@@ -155,9 +162,7 @@ TEST_CASE("int8 keeps the float model's recommendations", "[quant]") {
 TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as alone", "[quant]") {
   // The integer products are exact and scaled per row, so a user's scores do
   // not depend on the users batched with it, bucketed or not.
-  model::recommender<cpu, arch::llama> fp(small("llama"), false);
-  fp.initialize(6);
-  auto q = model::quantize<quant::int8_per_channel>(fp);
+  auto q = small_int8(6);
   const index rows = 48, columns = 12, v = 301;
   const auto batch = mixed_batch(rows, columns, 7, 4, 9);
   std::vector<float> all(static_cast<std::size_t>(rows * v)), one(static_cast<std::size_t>(v));
@@ -170,9 +175,7 @@ TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as a
 }
 
 TEST_CASE("an int8 batch split over workers gives each user's own recommendations", "[quant]") {
-  model::recommender<cpu, arch::llama> fp(small("llama"), false);
-  fp.initialize(8);
-  auto q = model::quantize<quant::int8_per_channel>(fp);
+  auto q = small_int8(8);
   const index rows = 90, columns = 12, k = 10;
   const auto batch = mixed_batch(rows, columns, 5, 6, 10);
   model::server split(*q, 2), single(*q, 1);

@@ -24,6 +24,7 @@ concept backend = requires {
   typename B::template buffer<typename B::scalar>;
   typename B::template buffer<std::int32_t>;
   { B::name } -> std::convertible_to<const char*>;
+  { B::is_host } -> std::convertible_to<bool>;  // buffers readable on the host (the CPU) or only on a device
 } && std::floating_point<typename B::scalar> &&
     requires(typename B::scalar* y, const typename B::scalar* x, const std::int32_t* ids,
              typename B::scalar alpha, index n) {

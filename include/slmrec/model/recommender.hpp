@@ -273,13 +273,7 @@ class recommender {
   [[nodiscard]] index depth() const { return stack_.depth(); }
 
  private:
-  static constexpr bool host_backend = [] {
-    if constexpr (requires { BE::is_host; }) {
-      return bool(BE::is_host);
-    } else {
-      return false;
-    }
-  }();
+  static constexpr bool host_backend = BE::is_host;
 
   // encode_last on one padded batch.
   const T* encode_last_padded(std::span<const std::int32_t> items, index rows, index columns) {

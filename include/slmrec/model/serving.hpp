@@ -112,16 +112,10 @@ class server {
   using BE = typename Model::backend_type;
   // A backend that selects the top-k itself (the GPU): the scores never leave it.
   static constexpr bool backend_top_k = requires { BE::max_top_k; };
-  static constexpr bool host_backend = [] {
-    if constexpr (requires { BE::is_host; }) {
-      return bool(BE::is_host);
-    } else {
-      return false;
-    }
-  }();
+  static constexpr bool host_backend = BE::is_host;
 
  public:
-  // workers: how many threads share a CPU batch (0: OpenMP's thread count).
+  // workers: how many threads share a CPU batch (0: OpenMP's thread count; built without OpenMP, one).
   explicit server(Model& model, int workers = 0) : model_(model), workers_(workers) {}
 
   // items: [rows, columns] left-padded histories. Writes the k best items of
@@ -196,10 +190,10 @@ class server {
 #if defined(_OPENMP)
     if (omp_in_parallel()) return 1;  // already on a worker thread of the caller's
     const index threads = workers_ > 0 ? workers_ : omp_get_max_threads();
-    return std::min(threads, rows / (2 * Model::bucket_rows));
 #else
-    return workers_ > 1 ? std::min(index(workers_), rows / (2 * Model::bucket_rows)) : 1;
+    const index threads = 1;  // no threads: nothing to split
 #endif
+    return std::min(threads, rows / (2 * Model::bucket_rows));
   }
 
   // The batch's users dealt to `parts` workers by history length (even work),
