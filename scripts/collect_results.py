@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Collects test_metrics.json files of trained checkpoints into markdown tables.
 
-  scripts/collect_results.py [--sampled FILE] RUN_DIR...   (each RUN_DIR ends in _s<seed>)
+  scripts/collect_results.py [--sampled FILE] [--distill] RUN_DIR...   (each RUN_DIR ends in _s<seed>)
 
 Runs sharing a name up to the seed are grouped: one row per seed and a mean row.
 Optional sampled files next to test_metrics.json (the output of
 `slmrec eval --protocol sampled --negatives N --json`, last line; default name
 sampled.json) add the sampled columns, labelled with their N.
+
+--distill adds issue 4's comparison for every setting X that has all four groups
+X_llama8 (teacher), X_kd2_first (distilled 2 <- 8), X_ce2_first (its
+cross-entropy twin) and X_llama2 (2 layers from scratch), on mean test NDCG@10.
 """
 import argparse
 import json
@@ -35,6 +39,7 @@ def negatives(sampled):
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--sampled", default="sampled.json", help="name of the sampled-protocol file in each run")
+parser.add_argument("--distill", action="store_true", help="add the teacher / distilled / twin / scratch comparison")
 parser.add_argument("runs", nargs="+")
 args = parser.parse_args()
 
@@ -64,3 +69,23 @@ for name, runs in sorted(groups.items()):
          if len(samp) == n else "– | –")
     print(f"| **{name} mean** | {n} seeds | " + " | ".join(f"**{mean[k]:.4f}**" for k in KEYS)
           + f" | | {sum(r[1]['seconds_to_best'] for r in runs) / n:.0f} | {s} |")
+
+if args.distill:
+    roles = {"teacher": "_llama8", "distilled": "_kd2_first", "twin": "_ce2_first", "scratch": "_llama2"}
+    ndcg = {name: sum(r[1]["NDCG@10"] for r in runs) / len(runs) for name, runs in groups.items()}
+    seeds = {name: len(runs) for name, runs in groups.items()}
+    settings = sorted({n[: -len(roles["teacher"])] for n in groups if n.endswith(roles["teacher"])})
+    print()
+    print("| setting | teacher | distilled | twin | scratch | distilled / teacher (>= 0.97) "
+          "| distilled - twin | distilled - scratch | seeds |")
+    print("|---" * 9 + "|")
+    for x in settings:
+        names = {role: x + suffix for role, suffix in roles.items()}
+        if not all(n in ndcg for n in names.values()):
+            continue
+        m = {role: ndcg[n] for role, n in names.items()}
+        counts = sorted({seeds[n] for n in names.values()})
+        print(f"| {x} | {m['teacher']:.4f} | {m['distilled']:.4f} | {m['twin']:.4f} | {m['scratch']:.4f} "
+              f"| {m['distilled'] / m['teacher']:.2f} | {m['distilled'] - m['twin']:+.4f} "
+              f"| {m['distilled'] - m['scratch']:+.4f} | {'/'.join(map(str, counts))} |")
+
