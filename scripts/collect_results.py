@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 
 KEYS = ["HR@1", "HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR"]
@@ -81,11 +82,13 @@ if args.distill:
     print("|---" * 9 + "|")
     for x in settings:
         names = {role: x + suffix for role, suffix in roles.items()}
-        if not all(n in ndcg for n in names.values()):
+        missing = [n for n in names.values() if n not in ndcg]
+        if missing:
+            print(f"collect_results: setting {x} left out of the comparison, no runs named {', '.join(missing)}",
+                  file=sys.stderr)
             continue
         m = {role: ndcg[n] for role, n in names.items()}
         counts = sorted({seeds[n] for n in names.values()})
         print(f"| {x} | {m['teacher']:.4f} | {m['distilled']:.4f} | {m['twin']:.4f} | {m['scratch']:.4f} "
               f"| {m['distilled'] / m['teacher']:.2f} | {m['distilled'] - m['twin']:+.4f} "
               f"| {m['distilled'] - m['scratch']:+.4f} | {'/'.join(map(str, counts))} |")
-
