@@ -21,6 +21,8 @@
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/model/serving.hpp>
 
+#include "support/histories.hpp"
+
 namespace slmrec {
 
 namespace {
@@ -126,12 +128,7 @@ TEST_CASE("server: a batch split over workers answers each user as alone, and fo
   model::recommender<backend::eigen_cpu_f64, arch::llama> m(cfg, false);
   m.initialize(4);
   const index rows = 100, columns = 12, k = 5;
-  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
-  for (index r = 0; r < rows; ++r) {
-    const index len = r % 11 == 0 ? columns : 1 + (r * 7) % 5;
-    for (index c = columns - len; c < columns; ++c)
-      batch[std::size_t(r * columns + c)] = std::int32_t(1 + (r * 13 + c * 5) % 30);
-  }
+  const auto batch = test::mixed_histories(rows, columns, 11, 5, 30, 4);
   const auto alone = [&](model::server<decltype(m)>& s) {
     std::vector<std::int32_t> top(std::size_t(rows * k));
     for (index r = 0; r < rows; ++r)

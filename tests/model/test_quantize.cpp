@@ -17,6 +17,7 @@
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/serving.hpp>
 
+#include "support/histories.hpp"
 #include "support/temp_dir.hpp"
 
 namespace slmrec {
@@ -118,20 +119,6 @@ auto small_int8(std::uint64_t seed) {
   return model::quantize<quant::int8_per_channel>(fp);
 }
 
-// Left-padded histories of the 300 items of small(): every long_every-th user
-// fills all columns, the others have 1..short_max items.
-std::vector<std::int32_t> mixed_batch(index rows, index columns, index long_every, index short_max,
-                                      std::uint64_t seed) {
-  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
-  rng gen(seed);
-  for (index r = 0; r < rows; ++r) {
-    const index len = r % long_every == 0 ? columns : 1 + index(gen.below(std::uint64_t(short_max)));
-    for (index c = columns - len; c < columns; ++c)
-      batch[std::size_t(r * columns + c)] = std::int32_t(1 + gen.below(300));
-  }
-  return batch;
-}
-
 }  // namespace
 
 TEST_CASE("each scheme scores close to the float model, and exactly as its dequantized twin", "[quant]") {
@@ -164,7 +151,7 @@ TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as a
   // not depend on the users batched with it, bucketed or not.
   auto q = small_int8(6);
   const index rows = 48, columns = 12, v = 301;
-  const auto batch = mixed_batch(rows, columns, 7, 4, 9);
+  const auto batch = test::mixed_histories(rows, columns, 7, 4, 300, 9);
   std::vector<float> all(static_cast<std::size_t>(rows * v)), one(static_cast<std::size_t>(v));
   q->score_last(batch, rows, columns, all);
   CHECK(q->input().batch < rows);  // bucketed
@@ -177,7 +164,7 @@ TEST_CASE("an int8 batch of mixed lengths, run in buckets, scores each user as a
 TEST_CASE("an int8 batch split over workers gives each user's own recommendations", "[quant]") {
   auto q = small_int8(8);
   const index rows = 90, columns = 12, k = 10;
-  const auto batch = mixed_batch(rows, columns, 5, 6, 10);
+  const auto batch = test::mixed_histories(rows, columns, 5, 6, 300, 10);
   model::server split(*q, 2), single(*q, 1);
   std::vector<std::int32_t> a(std::size_t(rows * k)), b(std::size_t(rows * k));
   split.recommend(batch, rows, columns, k, true, a);

@@ -8,6 +8,7 @@
 #include <slmrec/model/recommender.hpp>
 
 #include "../nn/gradcheck.hpp"
+#include "support/histories.hpp"
 
 namespace slmrec {
 
@@ -222,12 +223,7 @@ TEST_CASE("a batch of histories of mixed lengths runs in buckets and gives each 
   m.initialize(3);
   // 40 users, mostly short, a few of the full 12: bucketing saves most of the padded positions.
   const index rows = 40, columns = 12, d = cfg.dim;
-  std::vector<std::int32_t> batch(std::size_t(rows * columns), 0);
-  for (index r = 0; r < rows; ++r) {
-    const index len = r % 9 == 0 ? columns : 1 + (r * 5) % 4;
-    for (index c = columns - len; c < columns; ++c)
-      batch[std::size_t(r * columns + c)] = std::int32_t(1 + (r * 3 + c) % 9);
-  }
+  const auto batch = test::mixed_histories(rows, columns, 9, 4, 9, 3);
   const double* all = m.encode_last(batch, rows, columns);
   CHECK(m.input().batch < rows);  // the model saw buckets, not the whole batch
   const std::vector<double> bucketed(all, all + rows * d);
