@@ -6,7 +6,8 @@
 Runs sharing a name up to the seed are grouped: one row per seed and a mean row.
 Optional sampled files next to test_metrics.json (the output of
 `slmrec eval --protocol sampled --negatives N --json`, last line; default name
-sampled.json) add the sampled columns, labelled with their N.
+sampled.json) add the sampled columns, labelled with their N (popularity-N for a
+popularity draw).
 
 --distill adds issue 4's comparison for every setting X that has all four groups
 X_llama8 (teacher), X_kd2_first (distilled 2 <- 8), X_ce2_first (its
@@ -32,10 +33,12 @@ def last_json(path):
         return json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
 
 
-def negatives(sampled):
-    """N of 'target vs N ... negatives' in a sampled result's protocol line."""
-    m = re.search(r"vs (\d+) ", sampled.get("protocol", ""))
-    return m.group(1) if m else "?"
+def sampled_label(sampled):
+    """'sampled-N', or 'popularity-N' for negatives drawn by popularity, from 'target vs N [sampler] negatives'."""
+    m = re.search(r"vs (\d+) (popularity )?", sampled.get("protocol", ""))
+    if not m:
+        return "sampled"
+    return ("popularity-" if m.group(2) else "sampled-") + m.group(1)
 
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,8 +56,8 @@ for d in args.runs:
     sampled = os.path.join(d, args.sampled)
     groups[name].append((seed, full, last_json(sampled) if os.path.exists(sampled) else None))
 
-labels = {negatives(s) for runs in groups.values() for _, _, s in runs if s}
-label = f"sampled-{labels.pop()}" if len(labels) == 1 else "sampled"
+labels = {sampled_label(s) for runs in groups.values() for _, _, s in runs if s}
+label = labels.pop() if len(labels) == 1 else "sampled"
 print("| run | seed | " + " | ".join(KEYS) + f" | best epoch | s to best | {label} HR@10 | {label} NDCG@10 |")
 print("|---" * (len(KEYS) + 6) + "|")
 for name, runs in sorted(groups.items()):
