@@ -38,7 +38,9 @@ void add_train(CLI::App& app) {
     data_options data;
     model::recommender_config model;
     train::train_config train;
-    std::string loss = "ce", out, items_from;
+    std::string loss = "ce", out, items_from, sampler = "popularity";
+    train::sampled_softmax_options sampled;
+    bool no_log_q = false;
     std::string device = "cpu";
     bool resume = false, train_items = false;
   };
@@ -46,7 +48,16 @@ void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
   o->data.add(cmd);
   add_model_options(cmd, o->model);
-  cmd->add_option("--loss", o->loss, "ce (softmax over all items) | bce (one sampled negative)")->capture_default_str();
+  cmd->add_option("--loss", o->loss,
+                  "ce (softmax over all items) | bce (one sampled negative) | sampled (softmax over a shared sampled "
+                  "candidate set: catalog scale)")
+      ->capture_default_str();
+  cmd->add_option("--negatives", o->sampled.negatives, "--loss sampled: candidates drawn per batch")
+      ->capture_default_str();
+  cmd->add_option("--sampler", o->sampler, "--loss sampled: uniform | popularity | mixed (half each)")
+      ->capture_default_str();
+  cmd->add_flag("--in-batch", o->sampled.in_batch, "--loss sampled: the batch's targets are candidates too");
+  cmd->add_flag("--no-logq", o->no_log_q, "--loss sampled: no log Q correction of the logits (for ablation)");
   add_train_options(cmd, o->train);
   cmd->add_option("--items-from", o->items_from,
                   "start the item table from this checkpoint's (a trained SASRec: E4SRec stage 2), frozen unless "
@@ -67,7 +78,10 @@ void add_train(CLI::App& app) {
       cfg.item_dim = source.resolved_item_dim() == cfg.dim ? 0 : source.resolved_item_dim();
       cfg.freeze_items = !o->train_items;
     }
-    require(o->loss == "ce" || o->loss == "bce", "--loss '{}' is not one of ce, bce", o->loss);
+    require(o->loss == "ce" || o->loss == "bce" || o->loss == "sampled", "--loss '{}' is not one of ce, bce, sampled",
+            o->loss);
+    o->sampled.sampler = train::parse_proposal(o->sampler);
+    o->sampled.log_q = !o->no_log_q;
     fmt::print("data {}: {} users, {} items; {} validation/test users ({} with < 3 items train only)\n", ds.source,
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
     backend::with_device(o->device, [&](auto device) {
@@ -78,10 +92,18 @@ void add_train(CLI::App& app) {
         fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
                    cfg.head, m.parameters().count());
         if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
-        train::next_item_objective obj(
-            m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
-        const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
-        report_test(m, split, ds, r, o->train, o->out);
+        auto run = [&](auto& obj) {
+          const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
+          report_test(m, split, ds, r, o->train, o->out);
+        };
+        if (o->loss == "sampled") {
+          train::next_item_objective obj(m, train::candidate_sampler(ds.num_items, split.train_item_counts, o->sampled));
+          run(obj);
+        } else {
+          train::next_item_objective obj(
+              m, o->loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
+          run(obj);
+        }
       });
     });
   });

@@ -93,7 +93,7 @@ TEST_CASE("popularity sampling when the history holds the popular items", "[eval
 
 TEST_CASE("alias table draws in proportion to the weights", "[eval][samplers]") {
   const std::vector<double> w{1.0, 0.0, 3.0, 6.0};
-  const eval::alias_table table(w);
+  const slmrec::alias_table table(w);
   slmrec::rng r(3);
   std::vector<double> seen(4, 0.0);
   const int draws = 100000;
@@ -102,6 +102,6 @@ TEST_CASE("alias table draws in proportion to the weights", "[eval][samplers]") 
   CHECK(seen[0] / draws == Approx(0.1).epsilon(0.05));
   CHECK(seen[2] / draws == Approx(0.3).epsilon(0.03));
   CHECK(seen[3] / draws == Approx(0.6).epsilon(0.03));
-  REQUIRE_THROWS_WITH(eval::alias_table(std::vector<double>{0.0, 0.0}), Contains("positive weight"));
+  REQUIRE_THROWS_WITH(slmrec::alias_table(std::vector<double>{0.0, 0.0}), Contains("positive weight"));
   REQUIRE_THROWS_WITH(eval::negative_sampler(3, std::vector<std::int64_t>{0, 1}), Contains("expected 4 item counts"));
 }

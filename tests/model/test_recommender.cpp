@@ -3,6 +3,8 @@
 // all-padding columns.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender.hpp>
@@ -31,8 +33,20 @@ std::vector<std::int32_t> trimmed(const std::vector<std::int32_t>& full, index f
   return out;
 }
 
+enum class loss_mode { ce, bce, sampled };
+const std::vector<std::int32_t> sampled_candidates{2, 4, 5, 9};  // hits with the targets 2, 4, 5, 9
+const std::vector<float> sampled_offsets{-1.5f, -0.5f, -2.0f, -1.0f};
+
+// A correction per target cell, in the layout of the targets (0 where there is no target).
+std::vector<float> target_offsets(const std::vector<std::int32_t>& t) {
+  std::vector<float> o(t.size(), 0.0f);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (t[i] != 0) o[i] = -0.25f * float(t[i]);
+  return o;
+}
+
 template <class Model>
-void check_model_gradients(Model& m, bool bce) {
+void check_model_gradients(Model& m, loss_mode mode) {
   auto& ps = m.parameters();
   rng gen(5);
   for (const auto& e : ps.entries()) {
@@ -45,7 +59,10 @@ void check_model_gradients(Model& m, bool bce) {
   auto loss = [&] {
     m.encode(items, 3, 6, true, 11);
     const auto t = trimmed(targets, m.input().first_column);
-    return bce ? m.train_sampled_bce(t, trimmed(negatives, m.input().first_column)) : m.train_cross_entropy(t);
+    if (mode == loss_mode::sampled)
+      return m.train_sampled_softmax(t, target_offsets(t), sampled_candidates, sampled_offsets);
+    return mode == loss_mode::bce ? m.train_sampled_bce(t, trimmed(negatives, m.input().first_column))
+                                  : m.train_cross_entropy(t);
   };
   ps.zero_grads();
   loss();
@@ -92,16 +109,72 @@ model::recommender_config small(const std::string& arch, const std::string& head
 
 TEST_CASE("recommender sasrec: gradients of the whole model with cross-entropy and BCE", "[model][gradcheck]") {
   model::recommender<be64, arch::sasrec> m(small("sasrec", "tied"));
-  check_model_gradients(m, false);
-  check_model_gradients(m, true);
+  check_model_gradients(m, loss_mode::ce);
+  check_model_gradients(m, loss_mode::bce);
+  check_model_gradients(m, loss_mode::sampled);
 }
 
 TEST_CASE("recommender llama: gradients for every head", "[model][gradcheck]") {
   for (const char* head : {"tied", "classifier", "projected"}) {
     INFO(head);
     model::recommender<be64, arch::llama, depth<2>> m(small("llama", head));
-    check_model_gradients(m, false);
+    check_model_gradients(m, loss_mode::ce);
+    check_model_gradients(m, loss_mode::sampled);
   }
+}
+
+TEST_CASE("recommender: the sampled softmax over every item is the full cross-entropy, for every head", "[model]") {
+  for (const char* head : {"tied", "classifier", "projected"}) {
+    INFO(head);
+    model::recommender<be64, arch::llama, depth<2>> m(small("llama", head));
+    m.initialize(4);
+    auto& ps = m.parameters();
+    auto gradients = [&](bool sampled) {
+      ps.zero_grads();
+      m.encode(items, 3, 6, true, 11);
+      const auto t = trimmed(targets, m.input().first_column);
+      const std::vector<std::int32_t> every_item{1, 2, 3, 4, 5, 6, 7, 8, 9};
+      const double loss = sampled ? m.train_sampled_softmax(t, std::vector<float>(t.size(), 0.0f), every_item,
+                                                            std::vector<float>(9, 0.0f))
+                                  : m.train_cross_entropy(t);
+      std::vector<double> g(ps.grads_data(), ps.grads_data() + ps.total_size());
+      g.push_back(loss);
+      return g;
+    };
+    const auto full = gradients(false), sampled = gradients(true);
+    CHECK(sampled.back() == Approx(full.back()).epsilon(1e-12));
+    CHECK(test::relative_error(sampled, full) < 1e-12);
+  }
+}
+
+TEST_CASE("recommender: with sparse item gradients only the used rows are touched and zeroed", "[model]") {
+  auto cfg = small("llama", "tied");
+  cfg.num_items = 40;
+  model::recommender<be64, arch::llama, depth<2>> m(cfg);
+  m.enable_sparse_item_gradients();
+  auto& ps = m.parameters();
+  const auto& table = ps.at("item_embedding.weight");
+  ps.zero_grads();  // the first zeroing clears the whole table (its state is unknown before)
+  m.encode(items, 3, 6, true, 11);
+  const auto t = trimmed(targets, m.input().first_column);
+  const std::vector<std::int32_t> candidates{12, 30};
+  m.train_sampled_softmax(t, target_offsets(t), candidates, std::vector<float>{-3.0f, -3.0f});
+  const auto touched = ps.touched_rows(table);
+  REQUIRE_FALSE(touched.all);
+  // Inputs {1..9 as in `items`} and targets {1..9}, and the candidates 12 and 30; row 0 is padding.
+  const std::vector<std::int32_t> expected{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 30};
+  CHECK(std::vector<std::int32_t>(touched.rows.begin(), touched.rows.end()) == expected);
+  const double* g = ps.grad(table);
+  for (index r = 0; r <= 40; ++r) {
+    double norm = 0.0;
+    for (index c = 0; c < 8; ++c) norm += std::abs(g[r * 8 + c]);
+    INFO("row " << r);
+    if (std::find(expected.begin(), expected.end(), std::int32_t(r)) == expected.end()) CHECK(norm == 0.0);
+    if (r == 12 || r == 30 || r == 7) CHECK(norm > 0.0);
+  }
+  ps.zero_grads();  // zeroes only the touched rows, and forgets them
+  for (index i = 0; i < 41 * 8; ++i) REQUIRE(g[i] == 0.0);
+  CHECK(ps.touched_rows(table).rows.empty());
 }
 
 TEST_CASE("recommender: a frozen item table gets no gradient, and configs are checked", "[model]") {
@@ -109,7 +182,7 @@ TEST_CASE("recommender: a frozen item table gets no gradient, and configs are ch
   cfg.freeze_items = true;
   model::recommender<be64, arch::llama> m(cfg);
   CHECK(m.parameters().grad(m.parameters().at("item_embedding.weight")) == nullptr);
-  check_model_gradients(m, false);
+  check_model_gradients(m, loss_mode::ce);
   REQUIRE_THROWS_WITH((model::recommender<be64, arch::llama, depth<4>>(small("llama", "tied"))),
                       Catch::Contains("this model type has 4"));
   REQUIRE_THROWS_WITH((model::recommender<be64, arch::sasrec>(small("llama", "tied"))),

@@ -47,3 +47,24 @@ concept backend = requires {
 };
 
 }  // namespace slmrec::backend
+
+namespace slmrec::backend {
+
+// Optional kernel groups: the catalog-scale training path (sampled softmax
+// over a shared candidate set, row-sparse AdamW on an embedding table). A
+// backend without them still trains with the full cross-entropy and the
+// dense optimiser; asking for the sampled loss there is a run-time error
+// that names the backend (the command line picks the loss at run time).
+template <class B>
+concept sampled_softmax_ops = backend<B> && requires(typename B::scalar* y, const std::int32_t* ids, index n) {
+  { B::sampled_softmax_xent_rows(y, y, ids, ids, n, n, typename B::scalar(1)) } -> std::convertible_to<double>;
+};
+
+template <class B>
+concept row_sparse_optim_ops =
+    backend<B> && requires(typename B::scalar* p, const typename B::scalar* g, const std::int32_t* rows,
+                           typename B::scalar a, index n) {
+  B::adamw_update_rows(p, g, p, p, rows, g, g, n, n, a, a, a, a, a);
+};
+
+}  // namespace slmrec::backend

@@ -30,6 +30,7 @@
 #include <slmrec/nn/embedding.hpp>
 #include <slmrec/nn/linear.hpp>
 #include <slmrec/nn/parameters.hpp>
+#include <slmrec/nn/sampled_softmax_loss.hpp>
 #include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/nn/stack.hpp>
 #include <slmrec/quant/scheme.hpp>
@@ -67,6 +68,7 @@ class recommender {
     items_.set_frozen(cfg.freeze_items);
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
     params_.attach(*this, with_grads);
+    items_entry_ = params_.find("item_embedding.weight");  // null for a quantized table (not in the store)
     initialize(0);  // never an all-zero model (constant scores); initialize(seed) or a checkpoint replaces it
   }
   recommender(const recommender&) = delete;
@@ -157,6 +159,7 @@ class recommender {
     } else {
       items_.backward(ids_dev_.data(), dx, n);
     }
+    touch_item_rows(in_.items);
   }
 
   // ---- the head: scores and losses -----------------------------------------------------
@@ -208,10 +211,68 @@ class recommender {
     std::vector<std::int32_t> neg(sel_rows_.size());
     for (std::size_t i = 0; i < sel_rows_.size(); ++i) neg[i] = negatives[std::size_t(sel_rows_[i])];
     upload_ints(neg, neg_dev_);
+    touch_item_rows(sel_targets_);
+    touch_item_rows(neg);
     return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
       return bce_.forward_backward(h, items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, cfg_.dim, dh,
                                    items_.weight.grad, 1.0 / double(m));
     });
+  }
+
+  // Sampled softmax (nn/sampled_softmax_loss.hpp): each target against the
+  // shared `candidates`, logits corrected by the log Q values given
+  // (target_offsets in the layout of targets, candidate_offsets one per
+  // candidate; zeros for no correction). Any head. Runs the whole backward;
+  // returns the mean loss. The item table's gradient touches only the rows
+  // used, which a row-tracked store (enable_sparse_item_gradients) exploits.
+  double train_sampled_softmax(std::span<const std::int32_t> targets, std::span<const float> target_offsets,
+                               std::span<const std::int32_t> candidates, std::span<const float> candidate_offsets) {
+    static_assert(trainable,
+                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
+    if constexpr (!backend::sampled_softmax_ops<BE>) {
+      fail("the sampled softmax loss does not run on the {} backend yet; use --loss ce there", BE::name);
+    } else {
+      require(target_offsets.size() == targets.size(), "sampled softmax: {} target corrections for {} targets",
+              target_offsets.size(), targets.size());
+      require(candidate_offsets.size() == candidates.size(), "sampled softmax: {} corrections for {} candidates",
+              candidate_offsets.size(), candidates.size());
+      for (const auto c : candidates)
+        require(c >= 1 && c <= cfg_.num_items, "sampled softmax: candidate item {} outside 1..{}", c, cfg_.num_items);
+      select_rows(targets);
+      sel_offsets_.resize(sel_rows_.size());
+      for (std::size_t i = 0; i < sel_rows_.size(); ++i)
+        sel_offsets_[i] = T(target_offsets[std::size_t(sel_rows_[i])]);
+      nn::ensure_size(sel_offsets_dev_, index(sel_offsets_.size()));
+      BE::upload(sel_offsets_.data(), sel_offsets_dev_.data(), index(sel_offsets_.size()));
+      const std::vector<T> cand_offsets(candidate_offsets.begin(), candidate_offsets.end());
+      nn::ensure_size(cand_offsets_dev_, index(cand_offsets.size()));
+      BE::upload(cand_offsets.data(), cand_offsets_dev_.data(), index(cand_offsets.size()));
+      upload_ints(std::vector<std::int32_t>(candidates.begin(), candidates.end()), cand_dev_);
+      const index c = index(candidates.size());
+      return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
+        return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
+          if (dtable == items_.weight.grad) {
+            touch_item_rows(sel_targets_);
+            touch_item_rows(candidates);
+          }
+          return sampled_.forward_backward(q, table, tgt_dev_.data(), sel_offsets_dev_.data(), cand_dev_.data(),
+                                           cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / double(m));
+        });
+      });
+    }
+  }
+
+  // From now on the item table's gradient is row-sparse: the store zeroes,
+  // clips and the optimiser updates only the rows each step touched (lazy
+  // AdamW with per-row steps, train/adamw.hpp). For the sampled losses at
+  // catalog scale; call before the optimiser is made. CPU backend only.
+  void enable_sparse_item_gradients() {
+    static_assert(trainable, "slmrec: a quantized recommender is inference-only");
+    if constexpr (!backend::row_sparse_optim_ops<BE>) {
+      fail("row-sparse item gradients do not run on the {} backend yet", BE::name);
+    } else {
+      if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.enable_row_tracking(items_entry_->spec.name);
+    }
   }
 
   // Scores of every item (column 0 = padding) for the last position of each
@@ -415,22 +476,39 @@ class recommender {
   // Cross-entropy of the m selected rows h against every item; adds into dh
   // and the head's parameter gradients. Returns the summed loss.
   double head_cross_entropy(const T* h, T* dh, index m, double scale) {
-    const index v = cfg_.num_items + 1, d = cfg_.dim;
-    if (has(classifier_))
-      return ce_.forward_backward(h, classifier_.weight.value, nullptr, tgt_dev_.data(), m, v, d, dh,
-                                  classifier_.weight.grad, nullptr, scale);
-    if (!has(output_proj_))
-      return ce_.forward_backward(h, items_.weight.value, nullptr, tgt_dev_.data(), m, v, d, dh, items_.weight.grad,
-                                  nullptr, scale);
+    const index v = cfg_.num_items + 1;
+    return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
+      if (dtable == items_.weight.grad) touch_all_item_rows();
+      return ce_.forward_backward(q, table, nullptr, tgt_dev_.data(), m, v, dim, dq, dtable, nullptr, scale);
+    });
+  }
+
+  // The head around a loss over item rows: loss(q, table, dq, dtable, dim)
+  // scores the queries q [m, dim] against a [num_items + 1, dim] table and
+  // returns its summed loss. The classifier head hands it its own weights;
+  // the tied head the item table; the projected head the item table, with
+  // the output projection's forward before and backward after.
+  template <class Loss>
+  double head_loss(const T* h, T* dh, index m, Loss&& loss) {
+    const index d = cfg_.dim;
+    if (has(classifier_)) return loss(h, classifier_.weight.value, dh, classifier_.weight.grad, d);
+    if (!has(output_proj_)) return loss(h, items_.weight.value, dh, items_.weight.grad, d);
     const index di = cfg_.resolved_item_dim();
     nn::ensure_size(proj_, m * di);
     nn::ensure_size(dproj_, m * di);
     BE::fill(dproj_.data(), m * di, T(0));
     output_proj_.forward(h, proj_.data(), m);
-    const double loss = ce_.forward_backward(proj_.data(), items_.weight.value, nullptr, tgt_dev_.data(), m, v, di,
-                                             dproj_.data(), items_.weight.grad, nullptr, scale);
+    const double total = loss(proj_.data(), items_.weight.value, dproj_.data(), items_.weight.grad, di);
     output_proj_.backward(h, dproj_.data(), dh, m);
-    return loss;
+    return total;
+  }
+
+  // The row-tracking bookkeeping of the item table's gradient (no-ops unless enabled).
+  void touch_item_rows(std::span<const std::int32_t> rows) {
+    if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.touch_rows(*items_entry_, rows);
+  }
+  void touch_all_item_rows() {
+    if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.touch_all_rows(*items_entry_);
   }
 
   recommender_config cfg_;
@@ -445,6 +523,11 @@ class recommender {
   nn::parameter_store<BE> params_;
   nn::full_softmax_loss<BE> ce_;
   nn::sampled_bce_loss<BE> bce_;
+  nn::sampled_softmax_loss<BE> sampled_;
+  const typename nn::parameter_store<BE>::entry* items_entry_ = nullptr;
+  std::vector<T> sel_offsets_;
+  typename BE::template buffer<T> sel_offsets_dev_, cand_offsets_dev_;
+  typename BE::template buffer<std::int32_t> cand_dev_;
 
   sequence_input in_;
   nn::context ctx_{};

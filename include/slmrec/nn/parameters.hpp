@@ -4,7 +4,10 @@
 // through `visit(visitor, prefix)`; the store walks that list twice — once to
 // lay the buffer out, once to hand each layer its pointers — so the list in
 // the layer is the single source of truth.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -41,6 +44,8 @@ class parameter_store {
   void attach(Module& module, bool with_grads, const std::string& prefix = "") {
     entries_.clear();
     by_name_.clear();
+    tracker_of_.clear();
+    trackers_.clear();
     index total = 0;
     // Quantized weights (quant::linear, quant::embedding) are listed with their
     // own storage type: they own their memory and are not part of the store.
@@ -93,7 +98,81 @@ class parameter_store {
     }
   }
 
-  void zero_grads() { BE::fill(grads_.data(), index(grads_.size()), T(0)); }
+  // Zeroes every gradient; a row-tracked table only in the rows touched since the last call.
+  void zero_grads() {
+    if (trackers_.empty()) return BE::fill(grads_.data(), index(grads_.size()), T(0));
+    for (const entry& e : entries_) {
+      if (!with_grads_ || !e.spec.trainable) continue;
+      if (!row_tracked(e)) {
+        BE::fill(grads_.data() + e.offset, e.size, T(0));
+        continue;
+      }
+      for_each_grad_run(e, [](T* g, index n) { BE::fill(g, n, T(0)); });
+      tracker(e) = {};
+    }
+  }
+
+  // ---- row-sparse gradients ----------------------------------------------------------
+  // A large table under a sampled loss gets gradient in a few of its rows a
+  // step. Once enable_row_tracking(name) is on, every code path that adds into
+  // that table's gradient reports the rows it touched (touch_rows) or that it
+  // touched them all (touch_all_rows); zero_grads, the gradient norm and the
+  // optimiser then visit only those rows. Untracked parameters stay dense.
+  void enable_row_tracking(std::string_view name) {
+    const entry& e = at(name);
+    require(e.spec.shape.size() == 2, "row tracking: '{}' is not a table (rank {})", name, e.spec.shape.size());
+    tracker_of_.resize(entries_.size(), -1);
+    auto& slot = tracker_of_[index_of(e)];
+    if (slot >= 0) return;
+    slot = int(trackers_.size());
+    trackers_.emplace_back();
+    trackers_.back().all = true;  // whatever the gradient holds now is unknown: clear it whole once
+  }
+  [[nodiscard]] bool row_tracked(const entry& e) const {
+    const std::size_t i = index_of(e);
+    return i < tracker_of_.size() && tracker_of_[i] >= 0;
+  }
+  void touch_rows(const entry& e, std::span<const std::int32_t> rows) {
+    if (!row_tracked(e)) return;
+    auto& t = tracker(e);
+    t.rows.insert(t.rows.end(), rows.begin(), rows.end());
+    t.sorted = false;
+  }
+  void touch_all_rows(const entry& e) {
+    if (row_tracked(e)) tracker(e).all = true;
+  }
+  struct touched {
+    bool all = false;                    // every row (then `rows` is empty)
+    std::span<const std::int32_t> rows;  // sorted, unique
+  };
+  // The rows touched since the last zero_grads (a tracked entry only).
+  touched touched_rows(const entry& e) {
+    auto& t = tracker(e);
+    if (t.all) return {true, {}};
+    if (!t.sorted) {
+      std::sort(t.rows.begin(), t.rows.end());
+      t.rows.erase(std::unique(t.rows.begin(), t.rows.end()), t.rows.end());
+      t.sorted = true;
+    }
+    return {false, t.rows};
+  }
+  // f(gradient, count) over the entry's gradient: whole, or one call per run
+  // of consecutive touched rows of a tracked table.
+  template <class F>
+  void for_each_grad_run(const entry& e, F&& f) {
+    T* g = grad(e);
+    if (g == nullptr) return;
+    if (!row_tracked(e)) return f(g, e.size);
+    const touched t = touched_rows(e);
+    if (t.all) return f(g, e.size);
+    const index dim = e.size / e.spec.shape.front();
+    for (std::size_t i = 0; i < t.rows.size();) {
+      std::size_t j = i + 1;
+      while (j < t.rows.size() && t.rows[j] == t.rows[j - 1] + 1) ++j;
+      f(g + index(t.rows[i]) * dim, index(j - i) * dim);
+      i = j;
+    }
+  }
 
   [[nodiscard]] const std::vector<entry>& entries() const { return entries_; }
   [[nodiscard]] const entry* find(std::string_view name) const {
@@ -125,8 +204,17 @@ class parameter_store {
 
  private:
 
+  struct row_tracker {
+    bool all = false, sorted = true;
+    std::vector<std::int32_t> rows;
+  };
+  std::size_t index_of(const entry& e) const { return std::size_t(&e - entries_.data()); }
+  row_tracker& tracker(const entry& e) { return trackers_[std::size_t(tracker_of_.at(index_of(e)))]; }
+
   std::vector<entry> entries_;
   std::unordered_map<std::string, std::size_t> by_name_;
+  std::vector<int> tracker_of_;  // per entry: its index in trackers_, or -1
+  std::vector<row_tracker> trackers_;
   typename BE::template buffer<T> values_, grads_;
   bool with_grads_ = false;
 };

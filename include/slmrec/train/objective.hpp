@@ -3,6 +3,7 @@
 // never knows whether a step is plain next-item prediction or distillation.
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <slmrec/core/hash.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/train/candidate_sampler.hpp>
 
 namespace slmrec::train {
 
@@ -29,15 +31,23 @@ concept objective = requires(O& o, const data::batch& b, std::uint64_t seed, std
   { o.config_json() } -> std::convertible_to<nlohmann::json>;
 };
 
-enum class loss_kind { cross_entropy, sampled_bce };
+enum class loss_kind { cross_entropy, sampled_bce, sampled_softmax };
 
 // Next-item prediction for one recommender: softmax cross-entropy over all
-// items, or SASRec's binary cross-entropy with one uniform negative per
-// target (never an item of that row nor the target itself).
+// items, SASRec's binary cross-entropy with one uniform negative per target
+// (never an item of that row nor the target itself), or the sampled softmax
+// against a candidate set shared by the batch (catalog scale; the item
+// table's gradient and update then touch only the rows the batch used).
 template <class Model>
 class next_item_objective {
  public:
-  next_item_objective(Model& model, loss_kind loss) : model_(model), loss_(loss) {}
+  next_item_objective(Model& model, loss_kind loss) : model_(model), loss_(loss) {
+    require(loss != loss_kind::sampled_softmax, "the sampled softmax objective is made from its candidate sampler");
+  }
+  next_item_objective(Model& model, candidate_sampler sampler)
+      : model_(model), loss_(loss_kind::sampled_softmax), sampler_(std::move(sampler)) {
+    model_.enable_sparse_item_gradients();
+  }
 
   double train_step(const data::batch& b, std::uint64_t seed) {
     model_.encode(b.items, b.size, b.length, true, seed);
@@ -47,6 +57,11 @@ class next_item_objective {
       for (index t = 0; t < in.length; ++t)
         targets_[std::size_t(r * in.length + t)] = b.target(r, in.first_column + t);
     if (loss_ == loss_kind::cross_entropy) return model_.train_cross_entropy(targets_);
+    if (loss_ == loss_kind::sampled_softmax) {
+      sampler_->draw(targets_, mix64(seed ^ 0x5A3D'50F7ull), candidates_);
+      return model_.train_sampled_softmax(targets_, candidates_.target_offsets, candidates_.items,
+                                          candidates_.offsets);
+    }
     sample_negatives(in.batch, in.length, mix64(seed ^ 0xBCEull));
     return model_.train_sampled_bce(targets_, negatives_);
   }
@@ -54,7 +69,15 @@ class next_item_objective {
   void score(const data::batch& b, std::span<float> scores) { model_.score_last(b.items, b.size, b.length, scores); }
   auto& parameters() { return model_.parameters(); }
   [[nodiscard]] index max_len() const { return model_.config().max_len; }
-  [[nodiscard]] nlohmann::json config_json() const { return {{"model", model_.config()}}; }
+  [[nodiscard]] nlohmann::json config_json() const {
+    nlohmann::json j = {{"model", model_.config()}};
+    if (sampler_) {
+      const auto& o = sampler_->options();
+      j["loss"] = {{"kind", "sampled_softmax"}, {"negatives", o.negatives}, {"sampler", proposal_name(o.sampler)},
+                   {"in_batch", o.in_batch}, {"log_q", o.log_q}};
+    }
+    return j;
+  }
   Model& model() { return model_; }
 
  private:
@@ -80,6 +103,8 @@ class next_item_objective {
 
   Model& model_;
   loss_kind loss_;
+  std::optional<candidate_sampler> sampler_;
+  candidate_set candidates_;
   std::vector<std::int32_t> targets_, negatives_;
 };
 

@@ -90,6 +90,35 @@ struct loss_kernels {
     return total;
   }
 
+  // Sampled softmax cross-entropy: row i scores its target (logit pos[i])
+  // against a candidate set shared by every row (logits [n, cols], column j
+  // for item candidates[j]); the caller has already subtracted each logit's
+  // log Q correction. A candidate equal to the row's target (an accidental
+  // hit) is the target itself, not a negative, so it leaves that row's
+  // softmax. Overwrites logits and pos with d(scale * loss)/d logit (exactly 0
+  // at a hit) and returns the unscaled loss sum.
+  static double sampled_softmax_xent_rows(T* logits, T* pos, const std::int32_t* targets,
+                                          const std::int32_t* candidates, index n, index cols, T scale) {
+    double total = 0.0;
+    SLMREC_OMP(parallel for reduction(+ : total) if (n * cols > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      T* row = logits + i * cols;
+      // A hit's corrected logit equals pos[i] (same item, same correction), so
+      // taking the max over every column still bounds the kept ones tightly.
+      const T m = std::max(cols > 0 ? max_of(row, cols) : pos[i], pos[i]);
+      for (index c = 0; c < cols; ++c) row[c] = exp_kernel(row[c] - m);
+      for (index c = 0; c < cols; ++c)
+        if (candidates[c] == targets[i]) row[c] = T(0);
+      const T e_pos = std::exp(pos[i] - m);
+      const T sum = (cols > 0 ? sum_of(row, cols) : T(0)) + e_pos;
+      total += std::log(double(sum)) + double(m) - double(pos[i]);  // -log p(target)
+      const T inv = scale / sum;
+      for (index c = 0; c < cols; ++c) row[c] *= inv;
+      pos[i] = e_pos * inv - scale;
+    }
+    return total;
+  }
+
   // Binary cross-entropy on logits: label 1 for `pos`, 0 for `neg` ([n] each).
   // Writes d(scale * loss)/d logit into dpos, dneg and returns the unscaled sum.
   static double sigmoid_bce_pairs(const T* pos, const T* neg, T* dpos, T* dneg, index n, T scale) {

@@ -1,6 +1,7 @@
 #pragma once
 // The AdamW update of the CPU backend, one flat range of parameters at a time.
 #include <cmath>
+#include <cstdint>
 
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
@@ -23,6 +24,27 @@ struct optim_kernels {
       v[i] = beta2 * v[i] + (T(1) - beta2) * g[i] * g[i];
       p[i] = p[i] * decay - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
     });
+  }
+
+  // The same update on some rows of a [rows, dim] table only (a row-sparse
+  // gradient: the rows a sampled loss touched), row rows[i] with its own bias
+  // corrections bc1[i], bc2[i]: the optimiser keeps a step count per row, so a
+  // row updated at every step moves exactly as under adamw_update, and a row
+  // seen for the first time takes a first step.
+  static void adamw_update_rows(T* p, const T* g, T* m, T* v, const std::int32_t* rows, const T* bc1, const T* bc2,
+                                index n, index dim, T lr, T beta1, T beta2, T eps, T weight_decay) {
+    const T decay = T(1) - lr * weight_decay;
+    SLMREC_OMP(parallel for if (n * dim > parallel_threshold))
+    for (index i = 0; i < n; ++i) {
+      const T step = lr / bc1[i];
+      const T inv_sqrt_bc2 = T(1) / std::sqrt(bc2[i]);
+      const index o = index(rows[i]) * dim;
+      for (index c = o; c < o + dim; ++c) {
+        m[c] = beta1 * m[c] + (T(1) - beta1) * g[c];
+        v[c] = beta2 * v[c] + (T(1) - beta2) * g[c] * g[c];
+        p[c] = p[c] * decay - step * m[c] / (std::sqrt(v[c]) * inv_sqrt_bc2 + eps);
+      }
+    }
   }
 };
 
