@@ -1,7 +1,10 @@
 // Times a preset of ../shared/bench/presets.json with this library, with the
 // workload definitions of ../shared/bench/torch_reference.py:
 //   train    forward, next-item cross-entropy over all items (at every
-//            position or the last, as the preset says), backward, AdamW step
+//            position or the last, as the preset says), backward, AdamW step;
+//            with --loss sampled the sampled softmax against --negatives
+//            candidates drawn for the batch, row-sparse item gradients and
+//            the lazy AdamW (the catalog-scale path of `slmrec train`)
 //   infer    forward, scores of the last position against all items, top-10
 //   latency  one user (the preset's sequence length): recommend() top-10
 //   peak     a large square float32 matrix product with this library's GEMM
@@ -9,6 +12,8 @@
 // `flops` (the model FLOPs of one call, formula below) and `gflops_per_s`.
 //   bench_presets --preset teacher --what train,infer,latency --reps 10
 //   bench_presets --preset llama7b-8 --device cuda-bf16     (a build with slmrec::cuda)
+//   bench_presets --preset student --items 1000000 --loss sampled --negatives 8192
+// Each record also gives the process's peak resident memory so far.
 // On the GPU every timed call ends with a device synchronisation, so the
 // times are those of finished work, as torch.cuda.synchronize() in the peer.
 #include <CLI/CLI.hpp>
@@ -27,6 +32,7 @@
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/serving.hpp>
 #include <slmrec/train/adamw.hpp>
+#include <slmrec/train/candidate_sampler.hpp>
 #include <slmrec/version.hpp>
 
 #include "timing.hpp"
@@ -34,6 +40,7 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+#include <sys/resource.h>
 
 namespace {
 
@@ -57,9 +64,11 @@ struct preset {
 // and the rest for one token per sequence (what the library computes; a
 // framework computing every position does more work, not more useful work).
 // Norms, softmax, activations and the optimizer are not counted.
-double model_flops(const preset& p, bool train) {
+// With the sampled softmax the head scores `columns` candidates (and the
+// target) instead of every item.
+double model_flops(const preset& p, bool train, index columns = 0) {
   const double d = double(p.d), hd = d / double(p.heads), kv = double(p.kv_heads) * hd, f = double(p.ffn);
-  const double t = double(p.seq), b = double(p.batch), v = double(p.items + 1);
+  const double t = double(p.seq), b = double(p.batch), v = double(columns > 0 ? columns + 1 : p.items + 1);
   const double kv_proj = p.arch == "llama" ? 2 * d * kv : 2 * d * d;
   const double other_proj = p.arch == "llama" ? 2 * d * d + 3 * d * f : 2 * d * d + 2 * d * f;
   const double layer = 2 * b * t * (kv_proj + other_proj) + 4 * b * t * t * d;
@@ -87,9 +96,16 @@ slmrec::model::recommender_config config_of(const preset& p) {
 }
 
 struct options {
-  std::string what = "train,infer,latency", device = "cpu";
+  std::string what = "train,infer,latency", device = "cpu", loss = "ce", sampler = "uniform";
   int reps = 10, warmup = 3;
+  index negatives = 8192;
 };
+
+double peak_rss_mb() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
 
 nlohmann::json base_record(const preset& p, index params, const options& o) {
   int threads = 1;
@@ -100,7 +116,7 @@ nlohmann::json base_record(const preset& p, index params, const options& o) {
   return {{"impl", "slmrec"},         {"version", slmrec::version},
           {"preset", p.name},         {"device", o.device == "cpu" ? "cpu" : "cuda"},
           {"dtype", o.device == "cuda-bf16" ? "bf16" : "fp32"},   {"batch", p.batch},
-          {"layers", p.layers},       {"threads", threads},
+          {"layers", p.layers},       {"threads", threads},       {"items", p.items},
           {"params", params},         {"openblas_coretype", coretype ? coretype : ""}};
 }
 
@@ -110,6 +126,7 @@ void emit(nlohmann::json rec, const std::string& what, const timing& t, double f
   rec["ms_min"] = t.min;
   rec["ms_max"] = t.max;
   rec["seqs_per_s"] = double(batch) / t.median * 1e3;
+  rec["peak_rss_mb"] = peak_rss_mb();
   if (flops > 0) {
     rec["flops"] = flops;
     rec["gflops_per_s"] = flops / t.median * 1e-6;
@@ -138,7 +155,7 @@ void run(Model& m, const preset& p, const options& o) {
 #endif
   const auto wanted = [&](const char* w) { return ("," + o.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
 
-  if (wanted("train")) {
+  if (wanted("train") && o.loss == "ce") {
     slmrec::train::adamw<be> opt(m.parameters(), {});
     const auto step = [&] {
       m.parameters().zero_grads();
@@ -148,6 +165,35 @@ void run(Model& m, const preset& p, const options& o) {
       be::synchronize();
     };
     emit(rec, "train", time_calls(step, o.warmup, o.reps), model_flops(p, true), b);
+  }
+  if (wanted("train") && o.loss == "sampled") {
+    if constexpr (slmrec::backend::sampled_softmax_ops<be>) {
+      // Every item seen once, so the popularity and mixed samplers have counts to draw from.
+      const std::vector<std::int64_t> counts(std::size_t(p.items + 1), 1);
+      const slmrec::train::candidate_sampler sampler(
+          std::int32_t(p.items), counts, {o.negatives, slmrec::train::parse_proposal(o.sampler), false, true});
+      m.enable_sparse_item_gradients();
+      slmrec::train::adamw<be> opt(m.parameters(), {});
+      slmrec::train::candidate_set set;
+      std::uint64_t batch_seed = 0;
+      const auto step = [&] {
+        m.parameters().zero_grads();
+        m.encode(items, b, t, true, 0);
+        sampler.draw(targets, ++batch_seed, set);
+        m.train_sampled_softmax(targets, set.target_offsets, set.items, set.offsets);
+        opt.step();
+        be::synchronize();
+      };
+      const auto timed = time_calls(step, o.warmup, o.reps);
+      auto r = rec;
+      r["loss"] = "sampled";
+      r["negatives"] = o.negatives;
+      r["sampler"] = o.sampler;
+      r["candidates"] = set.items.size();
+      emit(r, "train", timed, model_flops(p, true, index(set.items.size())), b);
+    } else {
+      slmrec::fail("--loss sampled does not run on the {} backend", be::name);
+    }
   }
   if (wanted("infer")) {
     slmrec::model::server<Model> serve(m);
@@ -203,6 +249,7 @@ int main(int argc, char** argv) {
   std::string name = "teacher", presets_file = SLMREC_SHARED_DIR "/bench/presets.json";
   options o;
   int threads = 0, layers = 0, batch = 0;
+  slmrec::index items = 0;
   slmrec::index peak_n = 2048;
   app.add_option("--preset", name, "preset name in the presets file");
   app.add_option("--presets", presets_file, "presets.json");
@@ -212,6 +259,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads (0 = OMP_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--layers", layers, "override the preset's depth")->check(CLI::NonNegativeNumber);
   app.add_option("--batch", batch, "override the preset's batch")->check(CLI::NonNegativeNumber);
+  app.add_option("--items", items, "override the preset's catalog size")->check(CLI::Range(slmrec::index(1), slmrec::index(1) << 30));
+  app.add_option("--loss", o.loss, "training loss: ce (over every item) | sampled (sampled softmax)")
+      ->check(CLI::IsMember({"ce", "sampled"}));
+  app.add_option("--negatives", o.negatives, "--loss sampled: candidates drawn per batch")->check(CLI::PositiveNumber);
+  app.add_option("--sampler", o.sampler, "--loss sampled: uniform | popularity | mixed")
+      ->check(CLI::IsMember({"uniform", "popularity", "mixed"}));
   app.add_option("--peak-n", peak_n, "size of the square product for --what peak")->check(CLI::PositiveNumber);
   app.add_option("--device", o.device, slmrec::backend::device_names);
   CLI11_PARSE(app, argc, argv);
@@ -233,6 +286,7 @@ int main(int argc, char** argv) {
              j.at("layers"), j.at("seq"), j.at("items"), j.at("batch")};
     if (layers > 0) p.layers = layers;
     if (batch > 0) p.batch = batch;
+    if (items > 0) p.items = items;
     slmrec::backend::with_device(o.device, [&](auto device) {
       slmrec::model::with_recommender<typename decltype(device)::type>(config_of(p), true, [&](auto& m) {
         m.initialize(0);

@@ -159,6 +159,17 @@ TEST_CASE("recommender: with sparse item gradients only the used rows are touche
   const auto t = trimmed(targets, m.input().first_column);
   const std::vector<std::int32_t> candidates{12, 30};
   m.train_sampled_softmax(t, target_offsets(t), candidates, std::vector<float>{-3.0f, -3.0f});
+  SECTION("the classifier head's weights are tracked too: its targets' and candidates' rows") {
+    auto ccfg = cfg;
+    ccfg.head = "classifier";
+    model::recommender<be64, arch::llama, depth<2>> mc(ccfg);
+    mc.enable_sparse_item_gradients();
+    mc.parameters().zero_grads();
+    mc.encode(items, 3, 6, true, 11);
+    mc.train_sampled_softmax(t, target_offsets(t), candidates, std::vector<float>{-3.0f, -3.0f});
+    const auto rows = mc.parameters().touched_rows(mc.parameters().at("classifier.weight")).rows;
+    CHECK(std::vector<std::int32_t>(rows.begin(), rows.end()) == std::vector<std::int32_t>{1, 2, 3, 4, 5, 7, 8, 9, 12, 30});
+  }
   const auto touched = ps.touched_rows(table);
   REQUIRE_FALSE(touched.all);
   // Inputs {1..9 as in `items`} and targets {1..9}, and the candidates 12 and 30; row 0 is padding.

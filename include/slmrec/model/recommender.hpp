@@ -69,6 +69,7 @@ class recommender {
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
     params_.attach(*this, with_grads);
     items_entry_ = params_.find("item_embedding.weight");  // null for a quantized table (not in the store)
+    classifier_entry_ = params_.find("classifier.weight");  // null without the classifier head
     initialize(0);  // never an all-zero model (constant scores); initialize(seed) or a checkpoint replaces it
   }
   recommender(const recommender&) = delete;
@@ -251,10 +252,8 @@ class recommender {
       const index c = index(candidates.size());
       return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
         return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
-          if (dtable == items_.weight.grad) {
-            touch_item_rows(sel_targets_);
-            touch_item_rows(candidates);
-          }
+          touch_table_rows(dtable, sel_targets_);
+          touch_table_rows(dtable, candidates);
           return sampled_.forward_backward(q, table, tgt_dev_.data(), sel_offsets_dev_.data(), cand_dev_.data(),
                                            cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / double(m));
         });
@@ -262,16 +261,18 @@ class recommender {
     }
   }
 
-  // From now on the item table's gradient is row-sparse: the store zeroes,
-  // clips and the optimiser updates only the rows each step touched (lazy
-  // AdamW with per-row steps, train/adamw.hpp). For the sampled losses at
+  // From now on the gradients of the item-sized tables (the item table, and
+  // the classifier's weights with that head) are row-sparse: the store
+  // zeroes, clips and the optimiser updates only the rows each step touched
+  // (lazy AdamW with per-row steps, train/adamw.hpp). For the sampled loss at
   // catalog scale; call before the optimiser is made. CPU backend only.
   void enable_sparse_item_gradients() {
     static_assert(trainable, "slmrec: a quantized recommender is inference-only");
     if constexpr (!backend::row_sparse_optim_ops<BE>) {
       fail("row-sparse item gradients do not run on the {} backend yet", BE::name);
     } else {
-      if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.enable_row_tracking(items_entry_->spec.name);
+      for (const auto* e : {items_entry_, classifier_entry_})
+        if (e != nullptr && params_.grad(*e) != nullptr) params_.enable_row_tracking(e->spec.name);
     }
   }
 
@@ -478,7 +479,7 @@ class recommender {
   double head_cross_entropy(const T* h, T* dh, index m, double scale) {
     const index v = cfg_.num_items + 1;
     return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
-      if (dtable == items_.weight.grad) touch_all_item_rows();
+      touch_all_table_rows(dtable);
       return ce_.forward_backward(q, table, nullptr, tgt_dev_.data(), m, v, dim, dq, dtable, nullptr, scale);
     });
   }
@@ -503,12 +504,20 @@ class recommender {
     return total;
   }
 
-  // The row-tracking bookkeeping of the item table's gradient (no-ops unless enabled).
-  void touch_item_rows(std::span<const std::int32_t> rows) {
-    if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.touch_rows(*items_entry_, rows);
+  // The row-tracking bookkeeping of the item-sized tables' gradients (no-ops
+  // unless enabled): every path that adds into one of them reports its rows.
+  void touch_item_rows(std::span<const std::int32_t> rows) { touch_table_rows(items_.weight.grad, rows); }
+  void touch_table_rows(const T* dtable, std::span<const std::int32_t> rows) {
+    if (const auto* e = table_entry(dtable)) params_.touch_rows(*e, rows);
   }
-  void touch_all_item_rows() {
-    if (items_entry_ != nullptr && items_.weight.grad != nullptr) params_.touch_all_rows(*items_entry_);
+  void touch_all_table_rows(const T* dtable) {
+    if (const auto* e = table_entry(dtable)) params_.touch_all_rows(*e);
+  }
+  const typename nn::parameter_store<BE>::entry* table_entry(const T* dtable) {
+    if (dtable == nullptr) return nullptr;
+    for (const auto* e : {items_entry_, classifier_entry_})
+      if (e != nullptr && params_.grad(*e) == dtable) return e;
+    return nullptr;
   }
 
   recommender_config cfg_;
@@ -524,7 +533,7 @@ class recommender {
   nn::full_softmax_loss<BE> ce_;
   nn::sampled_bce_loss<BE> bce_;
   nn::sampled_softmax_loss<BE> sampled_;
-  const typename nn::parameter_store<BE>::entry* items_entry_ = nullptr;
+  const typename nn::parameter_store<BE>::entry *items_entry_ = nullptr, *classifier_entry_ = nullptr;
   std::vector<T> sel_offsets_;
   typename BE::template buffer<T> sel_offsets_dev_, cand_offsets_dev_;
   typename BE::template buffer<std::int32_t> cand_dev_;
