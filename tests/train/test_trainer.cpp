@@ -24,13 +24,13 @@ using be = backend::eigen_cpu;
 
 using test::temp_dir;
 
-data::dataset toy_data() {
+data::dataset toy_data(index users = 240, std::int32_t items = 40, std::uint64_t seed = 3) {
   data::synthetic_options o;
-  o.users = 240;
-  o.items = 40;
+  o.users = users;
+  o.items = items;
   o.min_len = 5;
   o.max_len = 12;
-  o.seed = 3;
+  o.seed = seed;
   return data::make_synthetic(o);
 }
 
@@ -225,16 +225,11 @@ TEST_CASE("fit with the sampled softmax: learns, and resuming gives exactly the 
 }
 
 TEST_CASE("scale smoke: a 100,000-item catalog trains with the sampled softmax, untouched rows stay put", "[train][scale]") {
-  data::synthetic_options o;
-  o.users = 600;
-  o.items = 100000;
-  o.min_len = 5;
-  o.max_len = 12;
-  o.seed = 5;
-  const auto ds = data::make_synthetic(o);
+  const std::int32_t items = 100000;
+  const auto ds = toy_data(600, items, 5);
   const auto split = data::leave_one_out(ds);
   auto cfg = toy_model("llama");
-  cfg.num_items = o.items;
+  cfg.num_items = items;
   temp_dir dir;
   model::recommender<be, arch::llama> m(cfg);
   m.initialize(2);
@@ -251,13 +246,13 @@ TEST_CASE("scale smoke: a 100,000-item catalog trains with the sampled softmax, 
   CHECK(last < first);
   // Only rows that occurred in training or were drawn have moved; with 20 x 256 draws and
   // ~4,000 training items that is a small part of the 100,000 rows.
-  std::vector<bool> used(std::size_t(o.items) + 1, false);
+  std::vector<bool> used(std::size_t(items) + 1, false);
   for (const auto& seq : split.train)
     for (const auto i : seq) used[std::size_t(i)] = true;
   const float* after = m.parameters().value(table);
   const index d = cfg.dim;
   index moved = 0, moved_unused_by_data = 0;
-  for (index row = 1; row <= o.items; ++row) {
+  for (index row = 1; row <= items; ++row) {
     const bool same = std::equal(after + row * d, after + (row + 1) * d, before.begin() + row * d);
     if (!same) {
       ++moved;
@@ -265,7 +260,7 @@ TEST_CASE("scale smoke: a 100,000-item catalog trains with the sampled softmax, 
     }
   }
   CHECK(moved > 0);
-  CHECK(moved < o.items / 5);
+  CHECK(moved < items / 5);
   CHECK(moved_unused_by_data <= 20 * 256);  // those can only be drawn candidates
 }
 
