@@ -159,32 +159,6 @@ TEST_CASE("fit: a NaN loss stops training, names the step, keeps the last good c
   CHECK(state.at("epoch") == 1);
 }
 
-TEST_CASE("checkpoints: weights round-trip; a different shape is a clear error", "[train]") {
-  const auto ds = toy_data();
-  const auto split = data::leave_one_out(ds);
-  temp_dir dir;
-  std::vector<float> trained;
-  model::with_recommender<be>(toy_model("llama"), true, [&](auto& m) {
-    m.initialize(1);
-    train::next_item_objective obj(m, train::loss_kind::sampled_bce);
-    train::fit(obj, split, ds, toy_train(1), dir.path());
-    trained.assign(m.parameters().values_data(), m.parameters().values_data() + m.parameters().total_size());
-  });
-  model::with_checkpoint<be>(dir.path(), [&](auto& m) {
-    CHECK(std::equal(trained.begin(), trained.end(), m.parameters().values_data()));
-  });
-  auto wider = toy_model("llama");
-  wider.dim = 24;
-  wider.heads = 2;
-  model::with_recommender<be>(wider, false, [&](auto& m) {
-    REQUIRE_THROWS_WITH(train::load_model_weights(dir.path(), m.parameters()),
-                        Catch::Contains("item_embedding.weight") && Catch::Contains("expected [41, 24]"));
-  });
-  fs::resize_file(dir.path() / "model.safetensors", 100);  // truncated
-  REQUIRE_THROWS_AS(model::with_checkpoint<be>(dir.path(), [](auto&) {}), slmrec::error);
-}
-
-
 TEST_CASE("fit: eval_users validates on a seeded sample of users, recorded in every epoch", "[train]") {
   const auto ds = toy_data();
   const auto split = data::leave_one_out(ds);
@@ -238,6 +212,31 @@ TEST_CASE("fit: eval_users validates on a seeded sample of users, recorded in ev
       }
     });
   }
+}
+
+TEST_CASE("checkpoints: weights round-trip; a different shape is a clear error", "[train]") {
+  const auto ds = toy_data();
+  const auto split = data::leave_one_out(ds);
+  temp_dir dir;
+  std::vector<float> trained;
+  model::with_recommender<be>(toy_model("llama"), true, [&](auto& m) {
+    m.initialize(1);
+    train::next_item_objective obj(m, train::loss_kind::sampled_bce);
+    train::fit(obj, split, ds, toy_train(1), dir.path());
+    trained.assign(m.parameters().values_data(), m.parameters().values_data() + m.parameters().total_size());
+  });
+  model::with_checkpoint<be>(dir.path(), [&](auto& m) {
+    CHECK(std::equal(trained.begin(), trained.end(), m.parameters().values_data()));
+  });
+  auto wider = toy_model("llama");
+  wider.dim = 24;
+  wider.heads = 2;
+  model::with_recommender<be>(wider, false, [&](auto& m) {
+    REQUIRE_THROWS_WITH(train::load_model_weights(dir.path(), m.parameters()),
+                        Catch::Contains("item_embedding.weight") && Catch::Contains("expected [41, 24]"));
+  });
+  fs::resize_file(dir.path() / "model.safetensors", 100);  // truncated
+  REQUIRE_THROWS_AS(model::with_checkpoint<be>(dir.path(), [](auto&) {}), slmrec::error);
 }
 
 }  // namespace slmrec
