@@ -6,8 +6,8 @@
 // FILE), so an interrupted run leaves no half file that would read as data.
 #include "commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -36,8 +36,7 @@ void add_synth(CLI::App& app) {
   auto* cmd = app.add_subcommand("synth", "Write a synthetic dataset (Zipf popularity, item transitions) to a file");
   cmd->add_option("--users", o->users, "number of users (ids 1..N)")->required();
   cmd->add_option("--items", o->items, "number of items (ids 1..M)")->required();
-  cmd->add_option("--mean-len", o->mean_len, "mean items per user (lengths uniform on 3..2L-3)")
-      ->capture_default_str();
+  cmd->add_option("--mean-len", o->mean_len, "mean items per user (lengths uniform on 3..2L-3)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed: the same seed writes the same bytes")->capture_default_str();
   cmd->add_option("--successors", o->successors, "successors per item")->capture_default_str();
   cmd->add_option("--follow", o->follow, "probability that the next item is a successor of the current one")
@@ -60,8 +59,8 @@ void add_synth(CLI::App& app) {
     // Every item must occur (else a reader renumbers the rest), and a user is
     // only sure to have 3 items.
     require(o->users * 3 >= o->items,
-            "--users {} of at least 3 items each cannot hold all {} --items: expected --users x 3 >= --items",
-            o->users, o->items);
+            "--users {} of at least 3 items each cannot hold all {} --items: expected --users x 3 >= --items", o->users,
+            o->items);
     require(o->successors >= 1 && o->successors <= 1024, "--successors {}: expected 1..1024", o->successors);
     require(o->follow >= 0.0 && o->follow <= 1.0, "--follow {}: expected a probability in 0..1", o->follow);
     require(o->zipf >= 0.0 && o->zipf <= 10.0, "--zipf {}: expected 0..10", o->zipf);

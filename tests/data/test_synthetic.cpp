@@ -38,7 +38,8 @@ std::uint64_t fingerprint(const data::dataset& d) {
   return h;
 }
 
-data::synthetic_options opts(slmrec::index users, std::int32_t items, slmrec::index lo, slmrec::index hi, std::uint64_t seed) {
+data::synthetic_options opts(slmrec::index users, std::int32_t items, slmrec::index lo, slmrec::index hi,
+                             std::uint64_t seed) {
   data::synthetic_options o;
   o.users = users;
   o.items = items;
@@ -104,8 +105,7 @@ TEST_CASE("synthetic: the same seed writes the same bytes, another seed others",
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()) == 3);
 }
 
-TEST_CASE("synthetic: a file at scale has the requested users, every item and the mean length",
-          "[data][synthetic]") {
+TEST_CASE("synthetic: a file at scale has the requested users, every item and the mean length", "[data][synthetic]") {
   slmrec::test::temp_dir dir;
   // More items than the Zipf draws reach: without cover_items 20,470 of these
   // 50,000 items never occur (seed 5), and the reader would renumber the rest.
@@ -191,8 +191,7 @@ TEST_CASE("synthetic: options out of range are named", "[data][synthetic]") {
   CHECK_THROWS_WITH(data::make_synthetic(o), Contains("follow probability 1.5, expected 0..1"));
 }
 
-TEST_CASE("write_sequences: a user without items is refused, not written as an unreadable line",
-          "[data][synthetic]") {
+TEST_CASE("write_sequences: a user without items is refused, not written as an unreadable line", "[data][synthetic]") {
   std::ostringstream out;
   data::sequences_writer w(out);
   w.add(7, std::vector<std::int32_t>{3, 1});

@@ -94,7 +94,7 @@ inline void validate(const synthetic_options& o) {
 // not O(interactions): the popularity table, the successor table and one
 // marker per item.
 template <class Emit>
-  requires std::invocable<Emit&, index, std::span<const std::int32_t>>
+requires std::invocable<Emit&, index, std::span<const std::int32_t>>
 void generate_synthetic(const synthetic_options& o, Emit&& emit) {
   validate(o);
   rng gen(o.seed);
@@ -163,9 +163,8 @@ inline dataset make_synthetic(const synthetic_options& o = {}) {
   d.source = "synthetic";
   validate(o);
   d.sequences.reserve(std::size_t(o.users));
-  generate_synthetic(o, [&](index, std::span<const std::int32_t> items) {
-    d.sequences.emplace_back(items.begin(), items.end());
-  });
+  generate_synthetic(
+      o, [&](index, std::span<const std::int32_t> items) { d.sequences.emplace_back(items.begin(), items.end()); });
   return d;
 }
 

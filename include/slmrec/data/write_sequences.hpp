@@ -66,8 +66,7 @@ class sequences_writer {
 // A whole dataset, user u as id u + 1 (the ids parse_sequences keeps dense).
 inline void write_sequences(const dataset& d, std::ostream& out) {
   sequences_writer w(out);
-  for (std::size_t u = 0; u < d.sequences.size(); ++u)
-    w.add(static_cast<std::int64_t>(u) + 1, d.sequences[u]);
+  for (std::size_t u = 0; u < d.sequences.size(); ++u) w.add(static_cast<std::int64_t>(u) + 1, d.sequences[u]);
   w.finish();
 }
 
