@@ -57,6 +57,9 @@ inline void add_train_options(CLI::App* cmd, train::train_config& t) {
   cmd->add_option("--patience", t.patience, "epochs without improvement before stopping")->capture_default_str();
   cmd->add_option("--metric", t.metric, "validation metric for model selection")->capture_default_str();
   cmd->add_option("--seed", t.seed, "seed of everything random")->capture_default_str();
+  cmd->add_option("--eval-users", t.eval_users,
+                  "validate each epoch on a random sample of this many users, drawn with --seed (0 = all)")
+      ->capture_default_str();
 }
 
 // Evaluates a trained model on the test split (full ranking, history

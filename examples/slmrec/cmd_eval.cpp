@@ -36,8 +36,10 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--negatives", o->negatives, "sampled: number of negatives")->capture_default_str();
   cmd->add_option("--sampler", o->sampler, "sampled: uniform | popularity")->capture_default_str();
   cmd->add_option("--split", o->split, "valid | test")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed of the negative sample")->capture_default_str();
-  cmd->add_option("--max-users", o->max_users, "evaluate a seeded random subset (0 = all)")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of the negative sample and of the --eval-users sample")->capture_default_str();
+  cmd->add_option("--eval-users,--max-users", o->max_users, "evaluate a random subset of this many users, drawn with "
+                  "--seed (0 = all)")
+      ->capture_default_str();
   cmd->add_option("--batch", o->batch, "users per scoring batch")->capture_default_str();
   cmd->add_flag("--keep-history", o->keep_history, "full ranking: keep the user's own items as candidates");
   cmd->add_flag("--json", o->json, "print the result as one JSON object on the last line");
@@ -71,6 +73,9 @@ void add_eval(CLI::App& app) {
         j["protocol"] = r.protocol;
         j["split"] = o->split;
         j["users"] = r.users;
+        j["eval_users"] = r.users;  // the sample (as train's metrics.jsonl records it): size, seed, population
+        j["eval_seed"] = o->seed;
+        j["eval_users_total"] = view.size();
         fmt::print("{}\n", j.dump());
       }
     };

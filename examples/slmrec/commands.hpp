@@ -13,4 +13,5 @@ void add_distill(CLI::App& app);
 void add_recommend(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
+void add_synth(CLI::App& app);
 }  // namespace slmrec::cli

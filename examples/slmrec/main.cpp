@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   slmrec::cli::add_recommend(app);
   slmrec::cli::add_quantize(app);
   slmrec::cli::add_prune(app);
+  slmrec::cli::add_synth(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

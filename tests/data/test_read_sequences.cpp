@@ -62,6 +62,13 @@ TEST_CASE("sequences: users are placed by id, sparse ids are renumbered and repo
     REQUIRE(d.report.notes.size() == 1);
     CHECK_THAT(d.report.notes[0], Contains("item ids are not dense"));
   }
+  SECTION("a few huge item ids (distinct ids by sorting, not by a bitmap over 1..2e9)") {
+    const auto d = load(dir, "huge.txt", "1 2000000000 7\n2 7 1500000000\n");
+    CHECK(d.sequences == seqs{{3, 1}, {1, 2}});
+    CHECK(d.item_names == std::vector<std::string>{"7", "1500000000", "2000000000"});
+    CHECK(d.report.items_read == 3);
+    CHECK(d.report.interactions_read == 4);
+  }
   SECTION("sparse user ids") {
     const auto d = load(dir, "users.txt", "7 1 2\n3 2 1\n");
     CHECK(d.sequences == seqs{{2, 1}, {1, 2}});

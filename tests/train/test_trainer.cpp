@@ -162,6 +162,61 @@ TEST_CASE("fit: a NaN loss stops training, names the step, keeps the last good c
   CHECK(state.at("epoch") == 1);
 }
 
+TEST_CASE("fit: eval_users validates on a seeded sample of users, recorded in every epoch", "[train]") {
+  const auto ds = toy_data();
+  const auto split = data::leave_one_out(ds);
+  const index everyone = split.valid.size();
+  REQUIRE(everyone == 240);
+  // Validation metrics of the model as it is now, on the sample that eval_users and seed pick.
+  auto validate = [&](auto& obj, index users, std::uint64_t seed) {
+    eval::eval_options eo;
+    eo.max_len = obj.max_len();
+    eo.max_users = users;
+    eo.seed = seed;
+    auto scorer = [&](const data::batch& in, std::span<float> s) { obj.score(in, s); };
+    return eval::evaluate(eval::valid_view(split, ds), scorer, eo);
+  };
+  for (const index asked : {index(50), index(10000)}) {
+    const index expected = std::min(asked, everyone);  // more than there are: everyone
+    temp_dir dir;
+    model::with_recommender<be>(toy_model("sasrec"), true, [&](auto& m) {
+      m.initialize(1);
+      train::next_item_objective obj(m, train::loss_kind::cross_entropy);
+      auto cfg = toy_train(1);  // one epoch: the final weights are the ones validated
+      cfg.eval_users = asked;
+      const auto r = train::fit(obj, split, ds, cfg, dir.path());
+      REQUIRE(r.state.history.size() == 1);
+      const auto& epoch = r.state.history.front();
+      CHECK(epoch.at("eval_users").template get<index>() == expected);
+      CHECK(epoch.at("eval_seed").template get<std::uint64_t>() == 7);
+      CHECK(epoch.at("eval_users_total").template get<index>() == everyone);
+      // metrics.jsonl says the same.
+      const auto line = io::read_file(dir.path() / "metrics.jsonl");
+      const auto logged = nlohmann::json::parse(line.substr(0, line.find('\n')));
+      CHECK(logged.at("eval_users").template get<index>() == expected);
+      CHECK(logged.at("eval_seed").template get<std::uint64_t>() == 7);
+      // The recorded metrics are those of that sample: the same seed draws the same users.
+      const auto same = validate(obj, asked, 7);
+      CHECK(same.users == expected);
+      CHECK(epoch.at("valid") == same.metrics.to_json());
+      if (asked < everyone) {
+        CHECK(validate(obj, asked, 8).metrics.to_json() != same.metrics.to_json());  // another seed, other users
+      } else {
+        CHECK(validate(obj, 0, 7).metrics.to_json() == same.metrics.to_json());  // all of them
+      }
+      // Resuming with another sample would compare metrics of different users: refused.
+      auto more = toy_train(2);
+      more.eval_users = asked == 50 ? 60 : 0;
+      if (asked == 50) {
+        CHECK_THROWS_WITH(train::fit(obj, split, ds, more, dir.path(), true),
+                          Catch::Contains("validated on 50 users (seed 7), this run would use 60 (seed 7)"));
+      } else {
+        CHECK_NOTHROW(train::fit(obj, split, ds, more, dir.path(), true));  // 10000 and 0 both mean everyone
+      }
+    });
+  }
+}
+
 TEST_CASE("checkpoints: weights round-trip; a different shape is a clear error", "[train]") {
   const auto ds = toy_data();
   const auto split = data::leave_one_out(ds);

@@ -22,6 +22,7 @@ inline dataset parse_sequences(std::string_view text, const std::string& source)
   std::unordered_map<std::int32_t, index> first_line;  // a user given twice has no defined order
   detail::line_reader lines(text);
   std::string_view line;
+  std::vector<std::int32_t> items;  // one line's items, reused
   while (lines.next(line)) {
     if (detail::is_blank(line)) {
       ++report.blank_lines;
@@ -35,13 +36,13 @@ inline dataset parse_sequences(std::string_view text, const std::string& source)
     if (!fresh)
       fail("{}:{}: expected one line per user, found user {} again (first on line {})", source, number, user,
            seen->second);
-    std::vector<std::int32_t> items;
+    items.clear();
     while (detail::next_token(rest, token)) items.push_back(detail::parse_id(token, source, number, "item id"));
     if (items.empty())
       fail("{}:{}: user {} has no items: expected 'user item1 item2 ...', found only the user id", source, number,
            user);
     users.push_back(user);
-    sequences.push_back(std::move(items));
+    sequences.emplace_back(items.begin(), items.end());  // exact size: a grown vector keeps up to 2x spare
   }
   report.lines_read = lines.number();
   if (users.empty())

@@ -44,6 +44,10 @@ struct train_config {
   std::string targets = "all";  // next-item targets at every position | only the last ("last")
   std::uint64_t seed = 0;
   index eval_batch = 256;
+  // > 0: validate every epoch on the same seeded random sample of this many
+  // users (sampled with `seed`), because full ranking of every user over a
+  // million items costs more than an epoch; 0 or more than there are: all.
+  index eval_users = 0;
   bool exclude_history = true;  // validation ranking excludes the input's items
   int verbosity = 1;            // 0 quiet, 1 a line per epoch (+ a progress bar on a terminal)
 };
@@ -53,7 +57,8 @@ inline nlohmann::json to_json(const train_config& c) {
           {"weight_decay", c.weight_decay}, {"beta1", c.beta1},       {"beta2", c.beta2},
           {"clip", c.clip},             {"warmup_steps", c.warmup_steps}, {"schedule", c.schedule},
           {"min_lr_ratio", c.min_lr_ratio}, {"patience", c.patience}, {"metric", c.metric},
-          {"targets", c.targets},       {"seed", c.seed},             {"exclude_history", c.exclude_history}};
+          {"targets", c.targets},       {"seed", c.seed},             {"exclude_history", c.exclude_history},
+          {"eval_users", c.eval_users}};
 }
 
 struct fit_result {
@@ -114,6 +119,20 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
   eo.exclude_history = cfg.exclude_history;
   eo.batch_size = cfg.eval_batch;
   eo.max_len = obj.max_len();
+  eo.max_users = cfg.eval_users;
+  eo.seed = cfg.seed;  // picks the validation sample; full ranking draws nothing else from it
+  // Early stopping compares this run's metrics with the checkpoint's best: on
+  // another sample of users they would not be comparable.
+  require(cfg.eval_users >= 0, "eval_users = {}, expected >= 0 (0 = every validation user)", cfg.eval_users);
+  const index eval_users = cfg.eval_users > 0 ? std::min(cfg.eval_users, valid.size()) : valid.size();
+  if (!state.history.empty() && !state.finished) {
+    const auto& last = state.history.back();
+    require(last.value("eval_users", valid.size()) == eval_users && last.value("eval_seed", cfg.seed) == cfg.seed,
+            "{}: the checkpoint validated on {} users (seed {}), this run would use {} (seed {}): resume with the "
+            "same --eval-users",
+            out.string(), last.value("eval_users", valid.size()), last.value("eval_seed", cfg.seed), eval_users,
+            cfg.seed);
+  }
   const bool bar = cfg.verbosity > 0 && ::isatty(2);
 
   data::batch b;
@@ -170,7 +189,10 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
                              {"train_seconds", train_secs},
                              {"sequences_per_second", double(sequences) / train_secs},
                              {"elapsed_seconds", elapsed},
-                             {"valid", res.metrics.to_json()}});
+                             {"valid", res.metrics.to_json()},
+                             {"eval_users", res.users},  // the validation sample: its size, seed and population
+                             {"eval_seed", cfg.seed},
+                             {"eval_users_total", valid.size()}});
     if (state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs) state.finished = true;
     save_checkpoint(out, config, ps, best.data(), opt, state);
     if (cfg.verbosity > 0)
