@@ -11,6 +11,7 @@
 // It applies to float models on the CPU and to int8 ones (scores_item_ranges);
 // other formats (int4, bf16, fp16), doubles and the GPU score whole rows.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -121,5 +122,12 @@ class item_scorer {
   std::vector<float> hidden_, users_, scratch_;
   quant::int8_rows codes_;
 };
+
+// The scorer held in `slot`, made on first use (objectives keep one for validation).
+template <class Model>
+item_scorer<Model>& item_scorer_of(Model& m, std::unique_ptr<item_scorer<Model>>& slot) {
+  if (!slot) slot = std::make_unique<item_scorer<Model>>(m);
+  return *slot;
+}
 
 }  // namespace slmrec::model

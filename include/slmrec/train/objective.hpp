@@ -3,6 +3,7 @@
 // never knows whether a step is plain next-item prediction or distillation.
 #include <concepts>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <slmrec/core/hash.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/model/item_scorer.hpp>
 
 namespace slmrec::train {
 
@@ -52,6 +54,12 @@ class next_item_objective {
   }
 
   void score(const data::batch& b, std::span<float> scores) { model_.score_last(b.items, b.size, b.length, scores); }
+  // Validation's full ranking streams the catalog through this where the model allows it.
+  auto& block_scorer()
+  requires model::scores_item_ranges<Model>
+  {
+    return model::item_scorer_of(model_, block_scorer_);
+  }
   auto& parameters() { return model_.parameters(); }
   [[nodiscard]] index max_len() const { return model_.config().max_len; }
   [[nodiscard]] nlohmann::json config_json() const { return {{"model", model_.config()}}; }
@@ -79,6 +87,7 @@ class next_item_objective {
   }
 
   Model& model_;
+  std::unique_ptr<model::item_scorer<Model>> block_scorer_;
   loss_kind loss_;
   std::vector<std::int32_t> targets_, negatives_;
 };

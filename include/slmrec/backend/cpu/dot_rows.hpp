@@ -51,38 +51,44 @@ inline __m512 shuffle_f32x4(__m512 a, __m512 b) {
   return _mm512_maskz_shuffle_f32x4(__mmask16(0xffff), a, b, Imm);
 }
 
-// Sixteen accumulators -> one vector of their sums (lane t = a[t]), each
-// summed by the tree of dot_rows_ref: halves of 8, then 4, 2, 1 elements.
-inline __m512 reduce16(__m512 (&a)[16]) {
-  __m512 x[8], y[4], z[2];
-  for (int i = 0; i < 8; ++i)  // element e < 8 of each: a[e] + a[e + 8]
-    x[i] = _mm512_add_ps(shuffle_f32x4<0x44>(a[2 * i], a[2 * i + 1]),
-                         shuffle_f32x4<0xEE>(a[2 * i], a[2 * i + 1]));
-  for (int i = 0; i < 4; ++i)  // per 128-bit lane (one accumulator each): e + (e + 4)
-    y[i] = _mm512_add_ps(shuffle_f32x4<0x88>(x[2 * i], x[2 * i + 1]),
-                         shuffle_f32x4<0xDD>(x[2 * i], x[2 * i + 1]));
-  for (int i = 0; i < 2; ++i)  // e + (e + 2)
-    z[i] = _mm512_add_ps(_mm512_shuffle_ps(y[2 * i], y[2 * i + 1], 0x44), _mm512_shuffle_ps(y[2 * i], y[2 * i + 1], 0xEE));
-  // e + (e + 1); lane L, element e now holds a[L + 4 e]
-  const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], 0x88), _mm512_shuffle_ps(z[0], z[1], 0xDD));
-  return _mm512_maskz_permutexvar_ps(__mmask16(0xffff),
-                                     _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), s);
+// One row's 16 lane sums: the fma chain over the chunks of 16, zero past d.
+inline __m512 dot_lanes16(const float* q, const float* w, index d) {
+  __m512 a = _mm512_setzero_ps();
+  index k = 0;
+  for (; k + 16 <= d; k += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(q + k), a);
+  if (k < d) {
+    const auto mask = static_cast<__mmask16>((1u << (d - k)) - 1u);
+    a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + k), _mm512_maskz_loadu_ps(mask, q + k), a);
+  }
+  return a;
 }
 
-// One user against `nt` <= 16 rows of w (the rest of the tile reads as zero rows).
+// One user against nt <= 16 rows of w (missing rows read as zero): a vector
+// of the 16 scores (lane t = row t), each row's lanes summed by the tree of
+// dot_rows_ref: element e + (e + 8), then + 4, + 2, + 1. Rows are read one
+// after the other (a single stream through memory) and folded into the tree
+// as they come, so that no more than a few vectors are live.
 template <bool Full>
 inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
-  __m512 acc[16];
-#pragma GCC unroll 16
-  for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps();
-  for (index k = 0; k < d; k += dot_lanes) {
-    const auto mask = static_cast<__mmask16>(d - k >= 16 ? 0xffffu : (1u << (d - k)) - 1u);
-    const __m512 qc = _mm512_maskz_loadu_ps(mask, q + k);
-#pragma GCC unroll 16
-    for (int t = 0; t < 16; ++t)
-      if (Full || t < nt) acc[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + t * d + k), qc, acc[t]);
-  }
-  return reduce16(acc);
+  const auto row = [&](int t) {
+    return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps();
+  };
+  const auto pair = [&](int t) {  // element e < 8 of each half: row[e] + row[e + 8]
+    const __m512 a = row(t), b = row(t + 1);
+    return _mm512_add_ps(shuffle_f32x4<0x44>(a, b), shuffle_f32x4<0xEE>(a, b));
+  };
+  const auto quad = [&](int t) {  // per 128-bit lane (one row each): e + (e + 4)
+    const __m512 x0 = pair(t), x1 = pair(t + 2);
+    return _mm512_add_ps(shuffle_f32x4<0x88>(x0, x1), shuffle_f32x4<0xDD>(x0, x1));
+  };
+  const __m512 y0 = quad(0), y1 = quad(4), y2 = quad(8), y3 = quad(12);
+  // e + (e + 2)
+  const __m512 z0 = _mm512_add_ps(_mm512_shuffle_ps(y0, y1, 0x44), _mm512_shuffle_ps(y0, y1, 0xEE));
+  const __m512 z1 = _mm512_add_ps(_mm512_shuffle_ps(y2, y3, 0x44), _mm512_shuffle_ps(y2, y3, 0xEE));
+  // e + (e + 1); lane L, element e now holds row L + 4 e
+  const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(z0, z1, 0x88), _mm512_shuffle_ps(z0, z1, 0xDD));
+  return _mm512_maskz_permutexvar_ps(__mmask16(0xffff),
+                                     _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), s);
 }
 
 }  // namespace detail
