@@ -63,32 +63,57 @@ inline __m512 dot_lanes16(const float* q, const float* w, index d) {
   return a;
 }
 
-// One user against nt <= 16 rows of w (missing rows read as zero): a vector
-// of the 16 scores (lane t = row t), each row's lanes summed by the tree of
-// dot_rows_ref: element e + (e + 8), then + 4, + 2, + 1. Rows are read one
-// after the other (a single stream through memory) and folded into the tree
-// as they come, so that no more than a few vectors are live.
-template <bool Full>
-inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
-  const auto row = [&](int t) {
-    return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps();
-  };
-  const auto pair = [&](int t) {  // element e < 8 of each half: row[e] + row[e + 8]
-    const __m512 a = row(t), b = row(t + 1);
-    return _mm512_add_ps(shuffle_f32x4<0x44>(a, b), shuffle_f32x4<0xEE>(a, b));
-  };
-  const auto quad = [&](int t) {  // per 128-bit lane (one row each): e + (e + 4)
-    const __m512 x0 = pair(t), x1 = pair(t + 2);
-    return _mm512_add_ps(shuffle_f32x4<0x88>(x0, x1), shuffle_f32x4<0xDD>(x0, x1));
-  };
-  const __m512 y0 = quad(0), y1 = quad(4), y2 = quad(8), y3 = quad(12);
-  // e + (e + 2)
+// Stages one and two of the tree on rows t..t+3: per 128-bit lane (one row each), e + (e + 8), then e + (e + 4).
+inline __m512 fold4(__m512 r0, __m512 r1, __m512 r2, __m512 r3) {
+  const __m512 x0 = _mm512_add_ps(shuffle_f32x4<0x44>(r0, r1), shuffle_f32x4<0xEE>(r0, r1));
+  const __m512 x1 = _mm512_add_ps(shuffle_f32x4<0x44>(r2, r3), shuffle_f32x4<0xEE>(r2, r3));
+  return _mm512_add_ps(shuffle_f32x4<0x88>(x0, x1), shuffle_f32x4<0xDD>(x0, x1));
+}
+// Stages three and four on four fold4 results (rows 0-3, 4-7, 8-11, 12-15), then rows in lane order.
+inline __m512 fold_last(__m512 y0, __m512 y1, __m512 y2, __m512 y3) {
   const __m512 z0 = _mm512_add_ps(_mm512_shuffle_ps(y0, y1, 0x44), _mm512_shuffle_ps(y0, y1, 0xEE));
   const __m512 z1 = _mm512_add_ps(_mm512_shuffle_ps(y2, y3, 0x44), _mm512_shuffle_ps(y2, y3, 0xEE));
-  // e + (e + 1); lane L, element e now holds row L + 4 e
   const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(z0, z1, 0x88), _mm512_shuffle_ps(z0, z1, 0xDD));
   return _mm512_maskz_permutexvar_ps(__mmask16(0xffff),
                                      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), s);
+}
+
+// One user against nt <= 16 rows of w (missing rows read as zero): a vector
+// of the 16 scores (lane t = row t), each row's lanes summed by the tree of
+// dot_rows_ref. Rows are read one after the other (a single stream through
+// memory) and folded into the tree as they come, so that few vectors are live.
+template <bool Full>
+inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
+  const auto row = [&](int t) { return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps(); };
+  const __m512 y0 = fold4(row(0), row(1), row(2), row(3)), y1 = fold4(row(4), row(5), row(6), row(7));
+  const __m512 y2 = fold4(row(8), row(9), row(10), row(11)), y3 = fold4(row(12), row(13), row(14), row(15));
+  return fold_last(y0, y1, y2, y3);
+}
+
+// Two users against 8 rows (t0..t0+7 of a full tile): each row's chunk is
+// loaded once for both, so the loads no longer outnumber the FMAs (the
+// batch's bound). Per (user, row) the same chain as dot_lanes16.
+inline void dot_rows8_users2(const float* qa, const float* qb, const float* w, index d, __m512& ya0, __m512& ya1,
+                             __m512& yb0, __m512& yb1) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+  for (index k = 0; k < d; k += 16) {
+    const auto mask = static_cast<__mmask16>(d - k >= 16 ? 0xffffu : (1u << (d - k)) - 1u);
+    const __m512 x = _mm512_maskz_loadu_ps(mask, qa + k), y = _mm512_maskz_loadu_ps(mask, qb + k);
+#define SLMREC_DOT_ROW(t)                                                  \
+  {                                                                        \
+    const __m512 wv = _mm512_maskz_loadu_ps(mask, w + (t) * d + k);        \
+    a##t = _mm512_fmadd_ps(wv, x, a##t);                                   \
+    b##t = _mm512_fmadd_ps(wv, y, b##t);                                   \
+  }
+    SLMREC_DOT_ROW(0) SLMREC_DOT_ROW(1) SLMREC_DOT_ROW(2) SLMREC_DOT_ROW(3)
+    SLMREC_DOT_ROW(4) SLMREC_DOT_ROW(5) SLMREC_DOT_ROW(6) SLMREC_DOT_ROW(7)
+#undef SLMREC_DOT_ROW
+  }
+  ya0 = fold4(a0, a1, a2, a3);
+  ya1 = fold4(a4, a5, a6, a7);
+  yb0 = fold4(b0, b1, b2, b3);
+  yb1 = fold4(b4, b5, b6, b7);
 }
 
 }  // namespace detail
@@ -100,7 +125,16 @@ inline void dot_rows(const float* q, index m, const float* w, index n, index d, 
   for (index j = 0; j < n; j += 16) {
     const index nt = n - j < 16 ? n - j : 16;
     const auto store = static_cast<__mmask16>(nt == 16 ? 0xffffu : (1u << nt) - 1u);
-    for (index u = 0; u < m; ++u) {
+    index u = 0;
+    if (nt == 16)
+      for (; u + 2 <= m; u += 2) {
+        __m512 a0, a1, a2, a3, b0, b1, b2, b3;
+        detail::dot_rows8_users2(q + u * d, q + (u + 1) * d, w + j * d, d, a0, a1, b0, b1);
+        detail::dot_rows8_users2(q + u * d, q + (u + 1) * d, w + (j + 8) * d, d, a2, a3, b2, b3);
+        _mm512_storeu_ps(out + u * ldo + j, detail::fold_last(a0, a1, a2, a3));
+        _mm512_storeu_ps(out + (u + 1) * ldo + j, detail::fold_last(b0, b1, b2, b3));
+      }
+    for (; u < m; ++u) {
       const __m512 s = nt == 16 ? detail::dot_tile<true>(q + u * d, w + j * d, nt, d)
                                 : detail::dot_tile<false>(q + u * d, w + j * d, nt, d);
       _mm512_mask_storeu_ps(out + u * ldo + j, store, s);
