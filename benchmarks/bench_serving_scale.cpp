@@ -10,8 +10,8 @@
 // excluded) and its parts on the dense path (encode, whole-row scores,
 // exclusion and top-k); a batch of --batch users' top-10 and the peak
 // resident memory while it runs.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -50,7 +50,9 @@ std::string cpu_model() {
 
 // Peak resident memory since the last reset (VmHWM), in MiB; writing 5 to
 // clear_refs resets it to the current size.
-void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+void reset_peak() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
 double peak_mib() {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)
@@ -104,8 +106,8 @@ void run(const char* name, Model& m, const void* table, std::size_t table_bytes,
     std::fflush(stdout);
   };
   const auto read = time_calls([&] { sink += read_sum(table, table_bytes); }, o.warmup, o.reps);
-  print("read the item rows once", read, fmt::format("  {:.0f} MB, {:.1f} GB/s", double(table_bytes) / 1e6,
-                                                     double(table_bytes) / read.median * 1e-6));
+  print("read the item rows once", read,
+        fmt::format("  {:.0f} MB, {:.1f} GB/s", double(table_bytes) / 1e6, double(table_bytes) / read.median * 1e-6));
   slmrec::model::server serve(m);
   std::vector<std::int32_t> top(10);
   const auto one = time_calls([&] { serve.recommend(history, 10, true, top); }, o.warmup, o.reps);
@@ -114,7 +116,8 @@ void run(const char* name, Model& m, const void* table, std::size_t table_bytes,
   // The dense path's parts, as the server ran them before: encode, scores of every item into a row, exclusion, top-k.
   const index v = m.config().num_items + 1;
   std::vector<float> hidden(static_cast<std::size_t>(m.config().dim)), row(static_cast<std::size_t>(v));
-  print("  dense: encode (last hidden)", time_calls([&] { m.last_hidden(history, 1, o.seq, hidden); }, o.warmup, o.reps));
+  print("  dense: encode (last hidden)",
+        time_calls([&] { m.last_hidden(history, 1, o.seq, hidden); }, o.warmup, o.reps));
   print("  dense: encode + whole-row scores",
         time_calls([&] { m.score_last(history, 1, o.seq, row); }, o.warmup, o.reps));
   print("  dense: exclusion + top_k on the row", time_calls(

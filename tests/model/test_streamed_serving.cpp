@@ -57,28 +57,29 @@ TEST_CASE("dot_rows equals dot_rows_ref bit for bit, and a range equals the same
 }
 
 TEST_CASE("gemm_nt_range equals gemm_nt's columns and its scalar twin, at unaligned ranges", "[model][quant]") {
-  for (index cols : {index(16), index(70), index(128)}) {
-    const index rows = 100, m = 5;
-    const auto w = normal(std::size_t(rows * cols), 3), x = normal(std::size_t(m * cols), 4);
-    const auto wq = quant::int8_matrix::quantize(w.data(), rows, cols);
-    std::vector<float> whole(std::size_t(m * rows));
-    quant::gemm_nt(x.data(), m, wq, nullptr, whole.data());
-    quant::int8_rows xq;
-    quant::quantize_input(x.data(), m, wq, xq);
-    std::vector<float> scratch;
-    for (auto [first, count] : {std::pair<index, index>{0, 100}, {1, 16}, {15, 2}, {17, 50}, {99, 1}}) {
-      std::vector<float> part(std::size_t(m * count)), ref(part.size());
-      quant::gemm_nt_range(xq, wq, first, count, part.data(), count, scratch);
-      quant::gemm_nt_range_ref(xq, wq, first, count, ref.data(), count);
-      INFO("cols " << cols << ", rows [" << first << ", " << first + count << ")");
-      CHECK(part == ref);
-      for (index r = 0; r < m; ++r)
-        for (index j = 0; j < count; ++j)
-          CHECK(part[std::size_t(r * count + j)] == whole[std::size_t(r * rows + first + j)]);
+  for (index cols : {index(16), index(70), index(128)})
+    for (index m : {index(1), index(2), index(5)}) {  // one or two users take their own loop
+      const index rows = 100;
+      const auto w = normal(std::size_t(rows * cols), 3), x = normal(std::size_t(m * cols), 4);
+      const auto wq = quant::int8_matrix::quantize(w.data(), rows, cols);
+      std::vector<float> whole(std::size_t(m * rows));
+      quant::gemm_nt(x.data(), m, wq, nullptr, whole.data());
+      quant::int8_rows xq;
+      quant::quantize_input(x.data(), m, wq, xq);
+      std::vector<float> scratch;
+      for (auto [first, count] : {std::pair<index, index>{0, 100}, {1, 16}, {15, 2}, {17, 50}, {99, 1}}) {
+        std::vector<float> part(std::size_t(m * count)), ref(part.size());
+        quant::gemm_nt_range(xq, wq, first, count, part.data(), count, scratch);
+        quant::gemm_nt_range_ref(xq, wq, first, count, ref.data(), count);
+        INFO("cols " << cols << ", m " << m << ", rows [" << first << ", " << first + count << ")");
+        CHECK(part == ref);
+        for (index r = 0; r < m; ++r)
+          for (index j = 0; j < count; ++j)
+            CHECK(part[std::size_t(r * count + j)] == whole[std::size_t(r * rows + first + j)]);
+      }
+      std::vector<float> out(5);
+      REQUIRE_THROWS_WITH(quant::gemm_nt_range(xq, wq, 98, 5, out.data(), 5, scratch), Catch::Contains("[98, 103)"));
     }
-    std::vector<float> out(5);
-    REQUIRE_THROWS_WITH(quant::gemm_nt_range(xq, wq, 98, 5, out.data(), 5, scratch), Catch::Contains("[98, 103)"));
-  }
 }
 
 TEST_CASE("top_k_list over blocks, merged across ranges, equals top_k_ref on the row", "[model]") {
@@ -188,7 +189,8 @@ void check_streamed(Model& m) {
 }  // namespace
 
 TEST_CASE("server streams the catalog: float and int8 models, tied, projected and classifier heads", "[model]") {
-  for (const auto& [head, item_dim] : {std::pair<std::string, index>{"tied", 0}, {"projected", 24}, {"classifier", 0}}) {
+  for (const auto& [head, item_dim] :
+       {std::pair<std::string, index>{"tied", 0}, {"projected", 24}, {"classifier", 0}}) {
     INFO("head " << head);
     model::recommender<backend::eigen_cpu, arch::llama> fp(small(head, item_dim), false);
     fp.initialize(7);

@@ -28,7 +28,7 @@ namespace slmrec::model {
 // Whether item_scorer<Model> exists: float models on the CPU, int8 models.
 template <class Model>
 inline constexpr bool scores_item_ranges =
-    Model::backend_type::is_host && std::is_same_v<typename Model::backend_type::scalar, float> &&
+    Model::backend_type::is_host&& std::is_same_v<typename Model::backend_type::scalar, float> &&
     (std::is_same_v<typename Model::quant_scheme, quant::none> ||
      std::is_same_v<typename Model::quant_scheme, quant::int8_per_channel>);
 
@@ -83,8 +83,8 @@ class item_scorer {
   }
   // The eval block-scorer form: out [users, count].
   void score(index first, index count, std::span<float> out) {
-    require(first >= 0 && count >= 0 && first + count <= items(),
-            "item_scorer::score: items [{}, {}) outside [0, {})", first, first + count, items());
+    require(first >= 0 && count >= 0 && first + count <= items(), "item_scorer::score: items [{}, {}) outside [0, {})",
+            first, first + count, items());
     require(index(out.size()) == rows_ * count, "item_scorer::score: output holds {} values, expected {} x {}",
             out.size(), rows_, count);
     score(first, count, out.data(), count, scratch_);

@@ -72,11 +72,17 @@ class top_k_list {
     for (index j = 0; j < other.filled_; ++j) insert(other.score_[std::size_t(j)], other.id_[std::size_t(j)]);
   }
 
-  [[nodiscard]] index size() const { return filled_; }
-  [[nodiscard]] std::span<const std::int32_t> ids() const { return {id_.data(), std::size_t(filled_)}; }
+  [[nodiscard]] index size() const {
+    return filled_;
+  }
+  [[nodiscard]] std::span<const std::int32_t> ids() const {
+    return {id_.data(), std::size_t(filled_)};
+  }
 
  private:
-  static bool better(float sa, std::int32_t a, float sb, std::int32_t b) { return sa > sb || (sa == sb && a < b); }
+  static bool better(float sa, std::int32_t a, float sb, std::int32_t b) {
+    return sa > sb || (sa == sb && a < b);
+  }
 
   // Into the sorted list if it beats the worst (an insertion, dropping the worst when full).
   void insert(float s, std::int32_t id) {

@@ -13,8 +13,7 @@
 namespace slmrec::quant {
 
 // The plain twin: int8_gemm_ref's loops on the range.
-inline void gemm_nt_range_ref(const int8_rows& x, const int8_matrix& w, index first, index count, float* y,
-                              index ldy) {
+inline void gemm_nt_range_ref(const int8_rows& x, const int8_matrix& w, index first, index count, float* y, index ldy) {
   for (index r = 0; r < x.m; ++r)
     for (index j = 0; j < count; ++j) {
       const index o = first + j;
@@ -35,24 +34,37 @@ inline void gemm_nt_range(int8_rows& x, const int8_matrix& w, index first, index
   if (k == kernel::ref) return gemm_nt_range_ref(x, w, first, count, y, ldy);
 #if SLMREC_QUANT_X86
   constexpr index panel = int8_matrix::panel;
-  const index p0 = first / panel, np = ceil_div(first + count, panel) - p0, width = np * panel;
+  const index p0 = first / panel, width = (ceil_div(first + count, panel) - p0) * panel;
+  index np = width / panel;
   scratch.resize(std::size_t(x.m * width));
   if (k == kernel::avx512_vnni) detail::fill_biased(x);
   const index o0 = p0 * panel;
-  const detail::int8_gemm_args a{x.codes.data(),           x.biased.data(),       x.scales.data(),
-                                 x.padded_cols,            w.packed() + o0 * w.padded_cols(),
-                                 w.padded_scales() + o0,   w.code_sums() + o0,    width,
-                                 nullptr,                  scratch.data()};
+  const detail::int8_gemm_args a{
+      x.codes.data(),         x.biased.data(),    x.scales.data(), x.padded_cols, w.packed() + o0 * w.padded_cols(),
+      w.padded_scales() + o0, w.code_sums() + o0, width,           nullptr,       scratch.data()};
   const detail::tiling tiles(x.m, np);
-  for (index t = 0; t < tiles.count; ++t) {
+  if (k == kernel::avx512_vnni && x.m <= 2) {
+    // One user (or two) waits on memory, not on the multiply: panel after
+    // panel is one stream through the codes, with the panels a few ahead
+    // requested early, where the four-panel tiles read four streams at once.
+    const index panel_bytes = panel * a.pc, ahead = 8 * panel_bytes;
+    const char* codes = reinterpret_cast<const char*>(a.w);
+    const char* end = reinterpret_cast<const char*>(w.packed() + w.padded_rows() * w.padded_cols());
+    for (index p = 0; p < np; ++p) {
+      const char* next = codes + p * panel_bytes + ahead;
+      for (index b = 0; b < panel_bytes && next + b < end; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+      detail::int8_vnni_rows<1>(a, 0, x.m, p);
+    }
+    np = 0;  // done
+  }
+  for (index t = 0; t < (np > 0 ? tiles.count : 0); ++t) {
     if (k == kernel::avx512_vnni) {
       detail::int8_vnni_tile(a, tiles.r0(t), tiles.r1(t), tiles.p0(t), tiles.np(t));
     } else {
       detail::int8_avx2_tile(a, tiles.r0(t), tiles.r1(t), tiles.p0(t), tiles.np(t));
     }
   }
-  for (index r = 0; r < x.m; ++r)
-    std::copy_n(scratch.data() + r * width + (first - o0), count, y + r * ldy);
+  for (index r = 0; r < x.m; ++r) std::copy_n(scratch.data() + r * width + (first - o0), count, y + r * ldy);
 #else
   (void)scratch;
   gemm_nt_range_ref(x, w, first, count, y, ldy);

@@ -100,15 +100,13 @@ inline void dot_rows8_users2(const float* qa, const float* qb, const float* w, i
   for (index k = 0; k < d; k += 16) {
     const auto mask = static_cast<__mmask16>(d - k >= 16 ? 0xffffu : (1u << (d - k)) - 1u);
     const __m512 x = _mm512_maskz_loadu_ps(mask, qa + k), y = _mm512_maskz_loadu_ps(mask, qb + k);
-#define SLMREC_DOT_ROW(t)                                                  \
-  {                                                                        \
-    const __m512 wv = _mm512_maskz_loadu_ps(mask, w + (t) * d + k);        \
-    a##t = _mm512_fmadd_ps(wv, x, a##t);                                   \
-    b##t = _mm512_fmadd_ps(wv, y, b##t);                                   \
-  }
-    SLMREC_DOT_ROW(0) SLMREC_DOT_ROW(1) SLMREC_DOT_ROW(2) SLMREC_DOT_ROW(3)
-    SLMREC_DOT_ROW(4) SLMREC_DOT_ROW(5) SLMREC_DOT_ROW(6) SLMREC_DOT_ROW(7)
-#undef SLMREC_DOT_ROW
+    const auto row = [&](__m512& ra, __m512& rb, index t) {
+      const __m512 wv = _mm512_maskz_loadu_ps(mask, w + t * d + k);
+      ra = _mm512_fmadd_ps(wv, x, ra);
+      rb = _mm512_fmadd_ps(wv, y, rb);
+    };
+    row(a0, b0, 0), row(a1, b1, 1), row(a2, b2, 2), row(a3, b3, 3);
+    row(a4, b4, 4), row(a5, b5, 5), row(a6, b6, 6), row(a7, b7, 7);
   }
   ya0 = fold4(a0, a1, a2, a3);
   ya1 = fold4(a4, a5, a6, a7);
