@@ -85,8 +85,13 @@ inline __m512 fold_last(__m512 y0, __m512 y1, __m512 y2, __m512 y3) {
 template <bool Full>
 inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
   const auto row = [&](int t) { return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps(); };
-  const __m512 y0 = fold4(row(0), row(1), row(2), row(3)), y1 = fold4(row(4), row(5), row(6), row(7));
-  const __m512 y2 = fold4(row(8), row(9), row(10), row(11)), y3 = fold4(row(12), row(13), row(14), row(15));
+  // Named in order: as function arguments the rows would be read in whatever order the compiler
+  // evaluates them (GCC: last first), a backward walk the prefetcher follows worse.
+  const auto group = [&](int t) {
+    const __m512 r0 = row(t), r1 = row(t + 1), r2 = row(t + 2), r3 = row(t + 3);
+    return fold4(r0, r1, r2, r3);
+  };
+  const __m512 y0 = group(0), y1 = group(4), y2 = group(8), y3 = group(12);
   return fold_last(y0, y1, y2, y3);
 }
 
