@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <slmrec/data/data.hpp>
+#include <slmrec/model/item_scorer.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/io/atomic_file.hpp>
@@ -62,6 +63,19 @@ inline void add_train_options(CLI::App* cmd, train::train_config& t) {
       ->capture_default_str();
 }
 
+// evaluate() with the model's scores: streamed over the catalog (never a
+// [batch, items] matrix) where item_scorer applies, whole rows otherwise.
+template <class Model>
+eval::eval_result evaluate_model(Model& m, const eval::split_view& view, const eval::eval_options& eo) {
+  if constexpr (model::scores_item_ranges<Model>) {
+    model::item_scorer<Model> scorer(m);
+    return eval::evaluate(view, scorer, eo);
+  } else {
+    auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
+    return eval::evaluate(view, scorer, eo);
+  }
+}
+
 // Evaluates a trained model on the test split (full ranking, history
 // excluded), writes DIR/test_metrics.json and prints the JSON last line.
 template <class Model>
@@ -70,8 +84,7 @@ nlohmann::json report_test(Model& m, const data::split& split, const data::datas
   eval::eval_options eo;
   eo.max_len = m.config().max_len;
   eo.batch_size = 256;
-  auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
-  const auto test = eval::evaluate(eval::test_view(split, ds), scorer, eo);
+  const auto test = evaluate_model(m, eval::test_view(split, ds), eo);
   nlohmann::json j = test.metrics.to_json();
   j["protocol"] = test.protocol;
   j["split"] = "test";

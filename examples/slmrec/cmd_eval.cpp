@@ -64,9 +64,8 @@ void add_eval(CLI::App& app) {
       eo.batch_size = o->batch;
       eo.max_len = m.config().max_len;
       eo.max_users = o->max_users;
-      auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
       const auto view = o->split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
-      const auto r = eval::evaluate(view, scorer, eo);
+      const auto r = cli::evaluate_model(m, view, eo);
       fmt::print("{} split, {} users, {}\n{}\n", o->split, r.users, r.protocol, r.metrics.to_string());
       if (o->json) {
         nlohmann::json j = r.metrics.to_json();

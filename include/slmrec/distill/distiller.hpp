@@ -8,6 +8,7 @@
 // for a user's training sequence never change: they are computed the first
 // time the user is seen and read from a cache ever after.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include <slmrec/data/batch.hpp>
 #include <slmrec/distill/block_map.hpp>
 #include <slmrec/distill/losses.hpp>
+#include <slmrec/model/item_scorer.hpp>
 #include <slmrec/nn/context.hpp>
 
 namespace slmrec::distill {
@@ -149,6 +151,12 @@ class distiller {
   }
 
   void score(const data::batch& b, std::span<float> scores) { student_.score_last(b.items, b.size, b.length, scores); }
+  // Validation's full ranking streams the catalog through this where the student allows it.
+  auto& block_scorer()
+  requires model::scores_item_ranges<Student>
+  {
+    return model::item_scorer_of(student_, block_scorer_);
+  }
   auto& parameters() { return student_.parameters(); }
   [[nodiscard]] index max_len() const { return student_.config().max_len; }
   [[nodiscard]] nlohmann::json config_json() const {
@@ -178,6 +186,7 @@ class distiller {
 
   Teacher& teacher_;
   Student& student_;
+  std::unique_ptr<model::item_scorer<Student>> block_scorer_;
   block_map map_;
   distill_weights w_;
   alignment_loss<BE> align_;

@@ -10,7 +10,10 @@
 //   fmt::print("{}\n{}\n", result.protocol, result.metrics.to_string());
 //
 // The score buffer starts as NaN, so a scorer that leaves a row unfilled is
-// reported instead of silently ranking garbage. Also includes every eval header.
+// reported instead of silently ranking garbage. A block scorer
+// (block_ranking.hpp) is ranked in blocks of items under the full protocol,
+// never holding a [batch, num_items + 1] matrix, with the same result as
+// the dense ranking of its scores. Also includes every eval header.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -24,6 +27,7 @@
 #include <slmrec/core/rng.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/eval/block_ranking.hpp>
 #include <slmrec/eval/metrics.hpp>
 #include <slmrec/eval/ranking.hpp>
 #include <slmrec/eval/samplers.hpp>
@@ -49,6 +53,7 @@ struct eval_options {
   index batch_size = 128;
   index max_len = 50;   // the scorer sees the last max_len items of each input
   index max_users = 0;  // > 0: a seeded random subset of this many users (SASRec evaluates 10,000)
+  index block_items = 4096;  // a block scorer's full ranking: items scored at a time
 };
 
 struct eval_result {
@@ -92,7 +97,7 @@ inline std::vector<std::size_t> chosen_users(index n, const eval_options& o) {
 }  // namespace detail
 
 template <class Scorer>
-requires std::invocable<Scorer&, const data::batch&, std::span<float>>
+requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_scorer<Scorer>
 [[nodiscard]] eval_result evaluate(const split_view& view, Scorer&& scorer, const eval_options& options = {}) {
   const index n = view.size();
   require(view.num_items >= 1, "evaluate: num_items = {}, expected >= 1", view.num_items);
@@ -121,6 +126,11 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>>
   data::batch in;
   std::vector<float> scores;
   std::vector<std::int32_t> seen;  // sampled ranking: the items a user interacted with
+  std::vector<std::int32_t> targets;
+  std::vector<streamed_rank> ranks;
+  const auto user_error = [&](std::size_t k, const error& e) {
+    fail("evaluate: user index {} (row {} of the view): {}", view.users[k], k, e.what());
+  };
   for (std::size_t begin = 0; begin < rows.size(); begin += static_cast<std::size_t>(options.batch_size)) {
     const std::size_t count = std::min(rows.size() - begin, static_cast<std::size_t>(options.batch_size));
     in.size = static_cast<index>(count);
@@ -133,8 +143,44 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>>
       in.users[r] = view.users[k];
       data::left_pad(view.inputs[k], std::span(in.items).subspan(r * length, length));
     }
+    if constexpr (block_scorer<Scorer>) {
+      if (!sampled) {
+        targets.resize(count);
+        for (std::size_t r = 0; r < count; ++r) {
+          const std::size_t k = rows[begin + r];
+          targets[r] = view.targets[k];
+          try {
+            require(targets[r] >= 1 && targets[r] <= view.num_items, "target item {} out of range [1, {}]",
+                    targets[r], view.num_items);
+          } catch (const error& e) {
+            user_error(k, e);
+          }
+        }
+        const auto exclude = [&](index r) {
+          return options.exclude_history ? std::span(view.inputs[rows[begin + std::size_t(r)]])
+                                         : std::span<const std::int32_t>{};
+        };
+        try {
+          streamed_ranks(scorer, std::as_const(in), targets, exclude, std::int32_t(view.num_items),
+                         options.block_items, ranks, scores);
+        } catch (const error& e) {  // a bad excluded item is found as its row starts
+          fail("evaluate: {}", e.what());
+        }
+        for (std::size_t r = 0; r < count; ++r) try {
+            result.metrics.add(ranks[r].finish());
+          } catch (const error& e) {
+            user_error(rows[begin + r], e);
+          }
+        continue;
+      }
+    }
     scores.assign(count * width, std::numeric_limits<float>::quiet_NaN());
-    scorer(std::as_const(in), std::span<float>(scores));
+    if constexpr (block_scorer<Scorer>) {
+      scorer.set_users(std::as_const(in));
+      scorer.score(0, index(width), std::span<float>(scores));
+    } else {
+      scorer(std::as_const(in), std::span<float>(scores));
+    }
 
     for (std::size_t r = 0; r < count; ++r) {
       const std::size_t k = rows[begin + r];
@@ -165,7 +211,7 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>>
         const auto negatives = sampler.sample(options.num_negatives, seen, r_user);
         result.metrics.add(sampled_rank(row, view.targets[k], negatives));
       } catch (const error& e) {
-        fail("evaluate: user index {} (row {} of the view): {}", user, k, e.what());
+        user_error(k, e);
       }
     }
   }

@@ -4,7 +4,6 @@
 // and embeddings out. xt::dump_npy / xt::load_npy carry them to NumPy.
 #include <algorithm>
 #include <cstdint>
-#include <numeric>
 #include <span>
 #include <vector>
 
@@ -12,6 +11,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/model/serving.hpp>
 
 namespace slmrec::model {
 
@@ -27,24 +27,16 @@ xt::xtensor<float, 2> score(Model& m, const xt::xtensor<std::int32_t, 2>& items)
 
 // The k best items for each row, best first; with `exclude_history` the
 // row's own items are never recommended. Ties go to the smaller item id.
+// The serving path's answer (server.hpp), for arrays.
 template <class Model>
 xt::xtensor<std::int32_t, 2> recommend(Model& m, const xt::xtensor<std::int32_t, 2>& items, index k,
                                        bool exclude_history = true) {
   const index rows = index(items.shape(0)), columns = index(items.shape(1)), n = m.config().num_items;
   require(k >= 1 && k <= n, "recommend: k = {} outside 1..{}", k, n);
-  auto scores = score(m, items);
   xt::xtensor<std::int32_t, 2> top = xt::zeros<std::int32_t>({std::size_t(rows), std::size_t(k)});
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
-  for (index r = 0; r < rows; ++r) {
-    float* s = &scores(r, 0);
-    if (exclude_history)
-      for (index c = 0; c < columns; ++c)
-        if (items(r, c) > 0) s[items(r, c)] = -std::numeric_limits<float>::infinity();
-    std::iota(ids.begin(), ids.end(), 1);
-    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
-                      [&](std::int32_t a, std::int32_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
-    for (index j = 0; j < k; ++j) top(r, j) = ids[std::size_t(j)];
-  }
+  server<Model> serve(m);
+  serve.recommend(std::span(items.data(), items.size()), rows, columns, k, exclude_history,
+                  std::span(top.data(), top.size()));
   return top;
 }
 

@@ -19,93 +19,25 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/model/item_scorer.hpp>
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/replica.hpp>
 #include <slmrec/model/sequence_input.hpp>
+#include <slmrec/model/streamed_top_k.hpp>
+#include <slmrec/model/top_k.hpp>
 #include <slmrec/nn/context.hpp>
 
 namespace slmrec::model {
-
-namespace detail {
-// Inserts item `id` into the sorted list out[0..filled) (capacity k) if it
-// beats the worst; returns the new fill.
-inline index top_k_insert(std::span<const float> scores, index k, std::span<std::int32_t> out, index filled,
-                          std::int32_t id) {
-  const auto better = [&](std::int32_t a, std::int32_t b) {
-    return scores[std::size_t(a)] > scores[std::size_t(b)] ||
-           (scores[std::size_t(a)] == scores[std::size_t(b)] && a < b);
-  };
-  if (filled == k && !better(id, out[std::size_t(k - 1)])) return filled;
-  index j = filled < k ? filled++ : k - 1;  // insertion into the sorted list, dropping the worst
-  while (j > 0 && better(id, out[std::size_t(j - 1)])) {
-    out[std::size_t(j)] = out[std::size_t(j - 1)];
-    --j;
-  }
-  out[std::size_t(j)] = id;
-  return filled;
-}
-inline void top_k_check(std::span<const float> scores, index k, std::span<std::int32_t> out) {
-  const index n = index(scores.size()) - 1;
-  require(k >= 1 && k <= n, "top_k: k = {} outside 1..{}", k, n);
-  require(index(out.size()) >= k, "top_k: output holds {} ids, expected at least {}", out.size(), k);
-}
-}  // namespace detail
-
-// The k largest of scores[1..n] (column 0 is padding), best first; ties go to
-// the smaller item id, as in batch_api's recommend(). One pass with a small
-// sorted buffer: O(n) for the k of a recommendation list. The plain twin the
-// tests hold top_k to.
-inline void top_k_ref(std::span<const float> scores, index k, std::span<std::int32_t> out) {
-  detail::top_k_check(scores, k, out);
-  index filled = 0;
-  for (index i = 1; i < index(scores.size()); ++i)
-    filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
-}
-
-// top_k_ref's result, faster: once the list is full only a score above the
-// current k-th can enter (an equal one has the larger id, so it loses the tie),
-// and those are rare after the first few hundred items, so blocks of 16 scores
-// are tested against that threshold in one vector compare and skipped whole.
-inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t> out) {
-  detail::top_k_check(scores, k, out);
-  const index end = index(scores.size());
-  index filled = 0, i = 1;
-  for (; i < end && filled < k; ++i) filled = detail::top_k_insert(scores, k, out, filled, std::int32_t(i));
-  float threshold = scores[std::size_t(out[std::size_t(k - 1)])];
-  const float* s = scores.data();
-  for (; i + 16 <= end; i += 16) {
-    bool any = false;
-#if defined(__AVX512F__)
-    any = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), _mm512_set1_ps(threshold), _CMP_GT_OQ) != 0;
-#elif defined(__AVX2__)
-    const __m256 t = _mm256_set1_ps(threshold);
-    any = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + i), t, _CMP_GT_OQ),
-                                          _mm256_cmp_ps(_mm256_loadu_ps(s + i + 8), t, _CMP_GT_OQ))) != 0;
-#else
-    for (index j = 0; j < 16; ++j) any = any || s[i + j] > threshold;
-#endif
-    if (!any) continue;
-    for (index j = i; j < i + 16; ++j)
-      if (s[j] > threshold) {
-        detail::top_k_insert(scores, k, out, k, std::int32_t(j));
-        threshold = scores[std::size_t(out[std::size_t(k - 1)])];
-      }
-  }
-  for (; i < end; ++i) detail::top_k_insert(scores, k, out, k, std::int32_t(i));
-}
 
 template <class Model>
 class server {
@@ -113,6 +45,10 @@ class server {
   // A backend that selects the top-k itself (the GPU): the scores never leave it.
   static constexpr bool backend_top_k = requires { BE::max_top_k; };
   static constexpr bool host_backend = BE::is_host;
+  // Float and int8 models on the CPU stream the catalog (streamed_top_k.hpp);
+  // the other formats score whole rows.
+  static constexpr bool streamed = scores_item_ranges<Model>;
+  using scorer_type = std::conditional_t<streamed, item_scorer<Model>, int>;
 
  public:
   // workers: how many threads share a CPU batch (0: OpenMP's thread count; built without OpenMP, one).
@@ -130,6 +66,15 @@ class server {
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
     if constexpr (backend_top_k) {
       if (k <= BE::max_top_k) return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
+    }
+    if constexpr (streamed) {
+      if (const index parts = worker_count(rows); parts > 1) {
+        user_vectors_split(items, rows, columns, parts);
+      } else {
+        scorer(0).set_users(items, rows, columns);
+      }
+      const auto history = [&](index r) { return items.subspan(std::size_t(r * columns), std::size_t(columns)); };
+      return streamed_top_k(scorer(0), k, exclude_history, history, out, states_, workers_);
     }
     if constexpr (host_backend) {
       if (const index parts = worker_count(rows); parts > 1)
@@ -151,6 +96,13 @@ class server {
       if (k <= BE::max_top_k)
         return top_k_in_backend(history.last(read), 1, index(read), history, index(history.size()), k, exclude_history,
                                 out.first(std::size_t(k)));
+    }
+    if constexpr (streamed) {
+      require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);
+      require(index(out.size()) >= k, "recommend: output holds {} ids, expected at least {}", out.size(), k);
+      scorer(0).set_users(history.last(read), 1, index(read));
+      const auto all = [&](index) { return history; };
+      return streamed_top_k(scorer(0), k, exclude_history, all, out.first(std::size_t(k)), states_, workers_);
     }
     scores_.resize(std::size_t(v));
     model_.score_last(history.last(read), 1, index(read), scores_);
@@ -196,16 +148,18 @@ class server {
     return std::min(threads, rows / (2 * Model::bucket_rows));
   }
 
-  // The batch's users dealt to `parts` workers by history length (even work),
-  // each worker's share gathered, run by its own replica, its answers put back.
-  void recommend_split(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
-                       std::span<std::int32_t> out, index parts) {
+  // The batch's users dealt to `parts` workers by history length (even
+  // work), each worker's share gathered and given to work(model, share,
+  // rows), its own replica's model for all but share 0, all in parallel.
+  // row_cost: the work per user beside its positions.
+  template <class Work>
+  void run_shares(std::span<const std::int32_t> items, index rows, index columns, index parts, double row_cost,
+                  Work&& work) {
     const auto& cfg = model_.config();
     require_valid_batch(items, rows, columns, cfg.max_len, cfg.num_items);  // errors name the row as given
     buckets_.assign(items, rows, columns, Model::bucket_rows);
-    // A position costs about 12 d^2 multiply-adds per layer, a user's scores v x item width.
+    // A position costs about 12 d^2 multiply-adds per layer.
     const double position_cost = 12.0 * double(cfg.dim) * double(cfg.dim) * double(model_.depth());
-    const double row_cost = double(cfg.num_items + 1) * double(cfg.resolved_item_dim());
     buckets_.deal(parts, position_cost, row_cost, rows_of_);
     while (index(replicas_.size()) + 1 < parts) replicas_.push_back(inference_replica(model_));
     shares_.resize(std::size_t(parts));
@@ -213,7 +167,6 @@ class server {
       auto& sh = shares_[std::size_t(p)];
       const auto& mine = rows_of_[std::size_t(p)];
       sh.items.resize(mine.size() * std::size_t(columns));
-      sh.out.resize(mine.size() * std::size_t(k));
       for (std::size_t i = 0; i < mine.size(); ++i)
         std::copy_n(items.begin() + std::ptrdiff_t(mine[i]) * columns, columns,
                     sh.items.begin() + std::ptrdiff_t(i) * columns);
@@ -226,11 +179,10 @@ class server {
       const index first = 0, step = 1;
 #endif
       for (index p = first; p < parts; p += step) {  // fewer threads than parts: a thread takes several
-        auto& sh = shares_[std::size_t(p)];
         if (rows_of_[std::size_t(p)].empty()) continue;
         try {
-          recommend_rows(p == 0 ? model_ : *replicas_[std::size_t(p - 1)], sh.scores, sh.items,
-                         index(rows_of_[std::size_t(p)].size()), columns, k, exclude_history, sh.out);
+          work(p, p == 0 ? model_ : *replicas_[std::size_t(p - 1)], shares_[std::size_t(p)],
+               index(rows_of_[std::size_t(p)].size()));
         } catch (...) {
           SLMREC_OMP(critical(slmrec_server_error))
           if (!error) error = std::current_exception();
@@ -238,12 +190,51 @@ class server {
       }
     }
     if (error) std::rethrow_exception(error);
+  }
+
+  // Scores and top-k on each worker (the formats that score whole rows).
+  void recommend_split(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
+                       std::span<std::int32_t> out, index parts) {
+    const double row_cost = double(model_.config().num_items + 1) * double(model_.config().resolved_item_dim());
+    run_shares(items, rows, columns, parts, row_cost, [&](index, Model& m, share& sh, index n) {
+      sh.out.resize(std::size_t(n * k));
+      recommend_rows(m, sh.scores, sh.items, n, columns, k, exclude_history, sh.out);
+    });
     for (index p = 0; p < parts; ++p) {
       const auto& mine = rows_of_[std::size_t(p)];
       for (std::size_t i = 0; i < mine.size(); ++i)
         std::copy_n(shares_[std::size_t(p)].out.begin() + std::ptrdiff_t(i) * k, k,
                     out.begin() + std::ptrdiff_t(mine[i]) * k);
     }
+  }
+
+  // Only the users' vectors on the workers; the catalog is then streamed
+  // once for the whole batch.
+  void user_vectors_split(std::span<const std::int32_t> items, index rows, index columns, index parts) {
+    for (index p = 0; p < parts; ++p) scorer(p);  // the replicas and their scorers, before the threads
+    run_shares(items, rows, columns, parts, 0.0, [&](index p, Model&, share& sh, index n) {
+      scorers_[std::size_t(p)]->set_users(sh.items, n, columns);
+    });
+    const index w = scorer(0).width();
+    gathered_.resize(std::size_t(rows * w));
+    for (index p = 0; p < parts; ++p) {
+      const auto& mine = rows_of_[std::size_t(p)];
+      const float* q = scorers_[std::size_t(p)]->user_vectors().data();
+      for (std::size_t i = 0; i < mine.size(); ++i)
+        std::copy_n(q + std::ptrdiff_t(i) * w, w, gathered_.begin() + std::ptrdiff_t(mine[i]) * w);
+    }
+    scorer(0).set_user_vectors(gathered_.data(), rows);
+  }
+
+  // The scorer of share p's model (0: model_, p: replicas_[p - 1]).
+  scorer_type& scorer(index p) {
+    if (p > 0)
+      while (index(replicas_.size()) < p) replicas_.push_back(inference_replica(model_));
+    while (index(scorers_.size()) <= p) {
+      const auto q = index(scorers_.size());
+      scorers_.push_back(std::make_unique<scorer_type>(q == 0 ? model_ : *replicas_[std::size_t(q - 1)]));
+    }
+    return *scorers_[std::size_t(p)];
   }
 
   // Scores, exclusion and selection in backend memory; only k ids per row come back.
@@ -274,6 +265,9 @@ class server {
   std::vector<std::vector<std::int32_t>> rows_of_;
   std::vector<share> shares_;
   std::vector<std::unique_ptr<Model>> replicas_;
+  std::vector<std::unique_ptr<scorer_type>> scorers_;  // streamed: [0] model_, [p] replicas_[p - 1]
+  std::vector<streamed_top_k_state> states_;
+  std::vector<float> gathered_;
   typename BE::template buffer<std::int32_t> exclude_dev_, top_dev_;  // backend top-k only
 };
 

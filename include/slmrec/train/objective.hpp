@@ -3,6 +3,7 @@
 // never knows whether a step is plain next-item prediction or distillation.
 #include <concepts>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include <slmrec/core/hash.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/model/item_scorer.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 
 namespace slmrec::train {
@@ -67,6 +69,12 @@ class next_item_objective {
   }
 
   void score(const data::batch& b, std::span<float> scores) { model_.score_last(b.items, b.size, b.length, scores); }
+  // Validation's full ranking streams the catalog through this where the model allows it.
+  auto& block_scorer()
+  requires model::scores_item_ranges<Model>
+  {
+    return model::item_scorer_of(model_, block_scorer_);
+  }
   auto& parameters() { return model_.parameters(); }
   [[nodiscard]] index max_len() const { return model_.config().max_len; }
   [[nodiscard]] nlohmann::json config_json() const {
@@ -102,6 +110,7 @@ class next_item_objective {
   }
 
   Model& model_;
+  std::unique_ptr<model::item_scorer<Model>> block_scorer_;
   loss_kind loss_;
   std::optional<candidate_sampler> sampler_;
   candidate_set candidates_;

@@ -168,8 +168,14 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
     if (bar) fmt::print(stderr, "\r{:100}\r", "");
     const double train_secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
 
-    auto scorer = [&](const data::batch& in, std::span<float> scores) { obj.score(in, scores); };
-    const auto res = eval::evaluate(valid, scorer, eo);
+    const auto res = [&] {
+      if constexpr (requires { obj.block_scorer(); }) {
+        return eval::evaluate(valid, obj.block_scorer(), eo);
+      } else {
+        auto scorer = [&](const data::batch& in, std::span<float> scores) { obj.score(in, scores); };
+        return eval::evaluate(valid, scorer, eo);
+      }
+    }();
     const double metric = res.metrics.mean(cfg.metric);
     ++state.epoch;
     const double elapsed = elapsed_before + std::chrono::duration<double>(clock::now() - start).count();
