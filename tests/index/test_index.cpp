@@ -57,6 +57,14 @@ void write_indexed_checkpoint(const std::filesystem::path& dir, model_t& m) {
 }
 
 std::string read(const std::filesystem::path& p) { return io::read_file(p); }
+
+// Replaces dir's index.hnsw and records the new bytes' digest, as a forger would.
+void write_with_matching_digest(const std::filesystem::path& dir, const std::string& graph_bytes) {
+  io::write_file_atomically(dir / "index.hnsw", graph_bytes);
+  auto meta = nlohmann::json::parse(read(dir / "index.json"));
+  meta["index"]["digest"] = digest_hex(graph_bytes);
+  io::write_file_atomically(dir / "index.json", meta.dump());
+}
 }  // namespace
 
 TEST_CASE("the index path's top-k equals exact top-k when ef covers the catalog", "[index]") {
@@ -188,10 +196,7 @@ TEST_CASE("a missing, stale or damaged index is refused before hnswlib reads it"
     const std::uint32_t count = 1, id = 1u << 30;
     std::memcpy(forged.data() + 96, &count, 4);
     std::memcpy(forged.data() + 100, &id, 4);
-    io::write_file_atomically(graph, forged);
-    auto meta = nlohmann::json::parse(read(dir / "index.json"));
-    meta["index"]["digest"] = digest_hex(forged);
-    io::write_file_atomically(dir / "index.json", meta.dump());
+    write_with_matching_digest(dir, forged);
     REQUIRE_THROWS_WITH(ann::load_checkpoint_index(dir),
                         Catch::Contains(graph.string() + ": node 0 level 0: neighbour 1073741824"));
   }
@@ -199,10 +204,7 @@ TEST_CASE("a missing, stale or damaged index is refused before hnswlib reads it"
     std::string forged = bytes;
     const std::size_t many = 1ull << 40;
     std::memcpy(forged.data() + 8, &many, 8);
-    io::write_file_atomically(graph, forged);
-    auto meta = nlohmann::json::parse(read(dir / "index.json"));
-    meta["index"]["digest"] = digest_hex(forged);
-    io::write_file_atomically(dir / "index.json", meta.dump());
+    write_with_matching_digest(dir, forged);
     REQUIRE_THROWS_WITH(ann::load_checkpoint_index(dir),
                         Catch::Contains("header field max_elements is 1099511627776, expected 300"));
   }
