@@ -1,5 +1,5 @@
 // `slmrec index --checkpoint DIR [--m 16] [--ef-construction 200] [--seed 0]
-//   [--space ip|l2-mips] [--threads 1]`: builds an HNSW index over the rows the
+//   [--space l2-mips|ip] [--threads 1]`: builds an HNSW index over the rows the
 // checkpoint's head scores items with (the item table, or the classifier's
 // rows; a quantized checkpoint's rows dequantised) and writes it into DIR
 // (index.hnsw, index.json), for `slmrec recommend --index`.
@@ -22,7 +22,7 @@ namespace slmrec::cli {
 
 void add_index(CLI::App& app) {
   struct options {
-    std::string checkpoint, space = "ip";
+    std::string checkpoint, space = "l2-mips";
     index m = 16, ef_construction = 200;
     std::uint64_t seed = 0;
     int threads = 1;
@@ -35,7 +35,7 @@ void add_index(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "seed of the node levels")->capture_default_str();
-  cmd->add_option("--space", o->space, "ip (inner product) or l2-mips (nearest neighbour after the MIPS reduction)")
+  cmd->add_option("--space", o->space, "l2-mips (nearest neighbour after the MIPS reduction) or ip (inner product as the distance)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "insertion threads (more than 1: faster, not reproducible)")
       ->capture_default_str()
