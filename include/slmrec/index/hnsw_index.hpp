@@ -61,8 +61,9 @@ inline space_kind parse_space(std::string_view name) {
 }
 
 struct build_options {
-  // l2_mips: on trained tables it finds the true top-10 far more often at the
-  // same ef (docs/index.md); on random Gaussian tables inner_product does better.
+  // l2_mips: on trained tables its recall rises with ef up to the exact answer,
+  // inner_product's stops short of it (0.98 on 1M items); inner_product is
+  // cheaper at low ef there and better on random Gaussian tables (docs/index.md).
   space_kind space = space_kind::l2_mips;
   index m = 16;                 // links per node (2m on the bottom layer)
   index ef_construction = 200;  // candidate list while inserting
