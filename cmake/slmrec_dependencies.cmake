@@ -12,6 +12,20 @@ if(SLMREC_WITH_OPENBLAS)
   set(BLA_VENDOR OpenBLAS)
   find_package(BLAS REQUIRED)
 endif()
+# hnswlib (header-only; Debian's libhnswlib-dev) for approximate item search
+# (include/slmrec/index/). Without it the rest of the library builds as before;
+# only the index headers, `slmrec index` and `recommend --index` need it.
+find_path(SLMREC_HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h)
+if(SLMREC_HNSWLIB_INCLUDE_DIR)
+  set(_slmrec_hnsw_default ON)
+else()
+  set(_slmrec_hnsw_default OFF)
+endif()
+option(SLMREC_WITH_HNSW "Approximate item search with hnswlib (ON when its header is found)" ${_slmrec_hnsw_default})
+if(SLMREC_WITH_HNSW AND NOT SLMREC_HNSWLIB_INCLUDE_DIR)
+  message(FATAL_ERROR "SLMREC_WITH_HNSW is ON but hnswlib/hnswlib.h was not found (apt-get install libhnswlib-dev, "
+                      "or set SLMREC_HNSWLIB_INCLUDE_DIR)")
+endif()
 find_program(SLMREC_CCACHE ccache)
 if(SLMREC_CCACHE AND SLMREC_IS_TOP_LEVEL AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${SLMREC_CCACHE})

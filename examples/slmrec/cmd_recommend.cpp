@@ -1,5 +1,7 @@
 // `slmrec recommend --checkpoint DIR (--history "ID ID ..." | --data FILE)
-//   [-k 10] [--keep-history] [--out FILE]`: serving. One history: its top-k
+//   [-k 10] [--keep-history] [--out FILE] [--index [--ef 100]]`: serving.
+// With --index the candidates come from the checkpoint's HNSW index (`slmrec
+// index`) and are re-scored exactly, instead of scoring every item. One history: its top-k
 // and the median latency of a request. A dataset: the top-k after each user's
 // whole history (batched), one line per user "user<TAB>id id ...", to --out
 // (written atomically) or stdout, and the throughput on stderr.
@@ -12,8 +14,10 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <slmrec/backend/eigen_cpu.hpp>
@@ -22,6 +26,10 @@
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/serving.hpp>
+#if SLMREC_WITH_HNSW
+#include <slmrec/index/checkpoint_index.hpp>
+#include <slmrec/model/indexed_search.hpp>
+#endif
 
 #include "cmd_common.hpp"
 
@@ -54,8 +62,8 @@ std::vector<std::int32_t> parse_history(const std::string& text) {
 void add_recommend(CLI::App& app) {
   struct options {
     std::string checkpoint, history, data, format = "auto", out;
-    index k = 10, batch = 256;
-    bool keep_history = false;
+    index k = 10, batch = 256, ef = 100;
+    bool keep_history = false, use_index = false;
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("recommend", "Top-k next items for a history or for every user of a dataset");
@@ -67,10 +75,25 @@ void add_recommend(CLI::App& app) {
   cmd->add_option("-k", o->k, "items per recommendation")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--keep-history", o->keep_history, "allow items of the history in the answer");
   cmd->add_option("--out", o->out, "write the dataset's recommendations here instead of stdout");
+  cmd->add_flag("--index", o->use_index, "candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly");
+  cmd->add_option("--ef", o->ef, "with --index: the search's candidate list (at least k + history length)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o] {
     require(!o->history.empty() || !o->data.empty(), "give --history or --data");
     model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
       model::server serve(m);
+#if SLMREC_WITH_HNSW
+      std::optional<ann::hnsw_index> idx;
+      std::optional<model::indexed_search<std::remove_cvref_t<decltype(m)>>> search;
+      if (o->use_index) {
+        idx.emplace(ann::load_checkpoint_index(o->checkpoint));
+        search.emplace(m, *idx, o->ef);
+        serve.set_approximate(&*search);
+      }
+#else
+      require(!o->use_index, "--index: this slmrec was built without hnswlib (configure with SLMREC_WITH_HNSW=ON)");
+#endif
       const index n_items = m.config().num_items;
       if (!o->history.empty()) {
         const auto history = parse_history(o->history);

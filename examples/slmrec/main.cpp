@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   slmrec::cli::add_quantize(app);
   slmrec::cli::add_prune(app);
   slmrec::cli::add_synth(app);
+#if SLMREC_WITH_HNSW
+  slmrec::cli::add_index(app);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

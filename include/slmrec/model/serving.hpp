@@ -29,6 +29,7 @@
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/model/approximate_search.hpp>
 #include <slmrec/model/item_scorer.hpp>
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/replica.hpp>
@@ -54,6 +55,11 @@ class server {
   // workers: how many threads share a CPU batch (0: OpenMP's thread count; built without OpenMP, one).
   explicit server(Model& model, int workers = 0) : model_(model), workers_(workers) {}
 
+  // Catalog scale: while set (not null), requests go to an approximate search
+  // (model/indexed_search.hpp: an HNSW index, candidates re-scored exactly)
+  // instead of scoring every item. The server does not own it.
+  void set_approximate(approximate_search* search) { approximate_ = search; }
+
   // items: [rows, columns] left-padded histories. Writes the k best items of
   // each row into out [rows, k]; with `exclude_history` a row's own items are
   // never recommended.
@@ -64,6 +70,7 @@ class server {
             columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
+    if (approximate_) return approximate_->recommend(items, rows, columns, k, exclude_history, out);
     if constexpr (backend_top_k) {
       if (k <= BE::max_top_k) return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
     }
@@ -88,6 +95,7 @@ class server {
   // best first.
   void recommend(std::span<const std::int32_t> history, index k, bool exclude_history, std::span<std::int32_t> out) {
     require(!history.empty(), "recommend: the history is empty (at least one item is needed)");
+    if (approximate_) return approximate_->recommend(history, k, exclude_history, out);
     const index v = model_.config().num_items + 1;
     const auto read = std::min<std::size_t>(history.size(), std::size_t(model_.config().max_len));
     if constexpr (backend_top_k) {
@@ -255,6 +263,7 @@ class server {
 
   Model& model_;
   int workers_ = 0;
+  approximate_search* approximate_ = nullptr;
   std::vector<float> scores_;
   // CPU batches split over workers: replicas_[p - 1] runs share p (share 0 runs on model_).
   struct share {

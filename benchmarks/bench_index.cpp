@@ -1,0 +1,238 @@
+// bench_index: approximate item search against exact scoring, for serving at
+// catalog scale. From a checkpoint (--checkpoint DIR, users' vectors from
+// --data FILE or from random histories) or a random Gaussian table (--items N
+// --dim D, Gaussian queries), it builds an HNSW index per space (build time,
+// size on disk) and, for each ef, reports recall@k of the index path (search,
+// then exact re-scoring of the k candidates) against exact top-k over the
+// sampled queries, and the median one-query latency of both paths: exact is
+// the tied head's product (the table times the user vector) and top-k over
+// every item; the model's forward pass, common to both, is left out.
+//
+//   OMP_NUM_THREADS=1 ./build/benchmarks/bench_index --items 1000000 --dim 128
+//   OMP_NUM_THREADS=1 ./build/benchmarks/bench_index --checkpoint runs/beauty --data Beauty.txt
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/data/read_dataset.hpp>
+#include <slmrec/index/hnsw_index.hpp>
+#include <slmrec/model/batch_api.hpp>
+#include <slmrec/model/indexed_search.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
+#include <slmrec/model/serving.hpp>
+
+#include "timing.hpp"
+
+namespace slmrec {
+namespace {
+using cpu = backend::eigen_cpu;
+
+struct table {
+  std::vector<float> rows;     // [n + 1, d], row 0 padding
+  std::vector<float> queries;  // [q, d]
+  index n = 0, d = 0, q = 0;
+  std::string what;
+};
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+table random_table(index n, index d, index q, std::uint64_t seed) {
+  table t{std::vector<float>(std::size_t((n + 1) * d), 0.0f), std::vector<float>(std::size_t(q * d)), n, d, q,
+          fmt::format("random Gaussian table, {} items x {}", n, d)};
+  rng gen(seed);
+  for (std::size_t i = std::size_t(d); i < t.rows.size(); ++i) t.rows[i] = float(gen.normal());
+  for (auto& x : t.queries) x = float(gen.normal());
+  return t;
+}
+
+// The checkpoint's scored rows and q users' vectors (the head's view of them).
+table checkpoint_table(const std::string& dir, const std::string& data, index q, std::uint64_t seed) {
+  table t;
+  model::with_any_checkpoint<cpu>(dir, [&](auto& m) {
+    const auto& cfg = m.config();
+    t.n = cfg.num_items;
+    t.d = model::scored_width(m);
+    t.rows = model::scored_item_rows(m);
+    t.what = fmt::format("checkpoint {} ({}, head {}), {} items x {}", dir, model::scored_tensor_name(m), cfg.head, t.n,
+                         t.d);
+    std::vector<std::vector<std::int32_t>> histories;
+    rng gen(seed);
+    if (!data.empty()) {
+      const auto ds = data::read_dataset(data, {});
+      for (index i = 0; i < q; ++i) histories.push_back(ds.sequences[gen.below(std::uint64_t(ds.num_users()))]);
+      t.what += ", users of " + data;
+    } else {
+      for (index i = 0; i < q; ++i) {
+        histories.emplace_back(std::size_t(3 + gen.below(15)));
+        for (auto& id : histories.back()) id = std::int32_t(1 + gen.below(std::uint64_t(t.n)));
+      }
+      t.what += ", random histories";
+    }
+    const auto batch = model::pad_sequences(histories, cfg.max_len);
+    std::vector<float> hidden(std::size_t(q * cfg.dim));
+    m.last_hidden(std::span(batch.data(), batch.size()), q, cfg.max_len, hidden);
+    t.q = q;
+    t.queries.resize(std::size_t(q * t.d));
+    if (cfg.head == "projected") {
+      m.output_projection().forward(hidden.data(), t.queries.data(), q);
+    } else {
+      t.queries = hidden;
+    }
+  });
+  return t;
+}
+
+// A catalog of n items that looks like a trained one: each a random row of
+// t plus Gaussian noise of `noise` times the rows' RMS value (a trained
+// table's clusters and norms, at a scale no dataset here has).
+void expand(table& t, index n, double noise, std::uint64_t seed) {
+  double sum2 = 0;
+  for (std::size_t i = std::size_t(t.d); i < t.rows.size(); ++i) sum2 += double(t.rows[i]) * t.rows[i];
+  const double sigma = noise * std::sqrt(sum2 / double(t.n * t.d));
+  std::vector<float> rows(std::size_t((n + 1) * t.d), 0.0f);
+  rng gen(seed + 1);
+  for (index r = 1; r <= n; ++r) {
+    const auto src = index(1 + gen.below(std::uint64_t(t.n)));
+    for (index c = 0; c < t.d; ++c)
+      rows[std::size_t(r * t.d + c)] = t.rows[std::size_t(src * t.d + c)] + float(sigma * gen.normal());
+  }
+  t.what += fmt::format(", expanded to {} items (a random row + noise {} x RMS)", n, noise);
+  t.rows = std::move(rows);
+  t.n = n;
+}
+
+// The k best rows for one query, exactly: the tied head's product and top-k.
+void exact_top_k(const table& t, const float* q, index k, std::vector<float>& scores, std::span<std::int32_t> out) {
+  scores.resize(std::size_t(t.n + 1));
+  cpu::gemm(false, true, 1, t.n + 1, t.d, 1.0f, q, t.d, t.rows.data(), t.d, 0.0f, scores.data(), t.n + 1);
+  model::top_k(scores, k, out);
+}
+
+// The index path for one query: k candidates, re-scored exactly, best first.
+void index_top_k(ann::hnsw_index& idx, const table& t, const float* q, index k, index ef,
+                 std::vector<std::int32_t>& cand, std::vector<std::pair<float, std::int32_t>>& scored,
+                 std::span<std::int32_t> out) {
+  idx.search(std::span(q, std::size_t(t.d)), k, ef, cand);
+  scored.clear();
+  for (const auto id : cand) scored.emplace_back(ann::detail::dot(q, &t.rows[std::size_t(id) * std::size_t(t.d)], std::size_t(t.d)), id);
+  std::sort(scored.begin(), scored.end(),
+            [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  for (std::size_t i = 0; i < out.size() && i < scored.size(); ++i) out[i] = scored[i].second;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"HNSW index against exact scoring: build, recall@k, one-query latency"};
+  std::string checkpoint, data, spaces = "ip,l2-mips", efs_text = "10,20,40,80,160,320,640";
+  index items = 100000, dim = 128, queries = 300, k = 10, m = 16, ef_construction = 200;
+  int threads = 1;
+  std::uint64_t seed = 0;
+  index expand_to = 0;
+  double noise = 0.3;
+  app.add_option("--checkpoint", checkpoint, "a checkpoint: its scored item rows");
+  app.add_option("--data", data, "with --checkpoint: sample users of this dataset as queries");
+  app.add_option("--expand-to", expand_to, "with --checkpoint: a catalog this large, from its rows plus noise");
+  app.add_option("--noise", noise, "with --expand-to: noise, times the rows' RMS value")->capture_default_str();
+  app.add_option("--items", items, "random table: items")->capture_default_str();
+  app.add_option("--dim", dim, "random table: width")->capture_default_str();
+  app.add_option("--queries", queries, "sampled users / queries")->capture_default_str();
+  app.add_option("-k", k, "recall@k")->capture_default_str();
+  app.add_option("--m", m, "HNSW links per node")->capture_default_str();
+  app.add_option("--ef-construction", ef_construction, "HNSW build candidate list")->capture_default_str();
+  app.add_option("--spaces", spaces, "ip, l2-mips, or both")->capture_default_str();
+  app.add_option("--efs", efs_text, "search candidate lists to try")->capture_default_str();
+  app.add_option("--build-threads", threads, "insertion threads (searches are timed on one)")->capture_default_str();
+  app.add_option("--seed", seed, "seed of the table, the queries and the graph")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  fmt::print("# CPU {}; OMP_NUM_THREADS={}; OPENBLAS_CORETYPE={}\n", cpu_model(), omp ? omp : "(unset)",
+             coretype ? coretype : "(unset)");
+  auto t = checkpoint.empty() ? random_table(items, dim, queries, seed) : checkpoint_table(checkpoint, data, queries, seed);
+  if (!checkpoint.empty() && expand_to > 0) expand(t, expand_to, noise, seed);
+  fmt::print("# {}; {} queries; recall@{}; M {}, ef_construction {}, {} build thread(s)\n", t.what, t.q, k, m,
+             ef_construction, threads);
+
+  // Exact answers and latency.
+  std::vector<std::int32_t> exact(std::size_t(t.q * k));
+  std::vector<float> scores;
+  std::vector<double> exact_ms;
+  for (index i = 0; i < t.q; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    exact_top_k(t, &t.queries[std::size_t(i * t.d)], k, scores, std::span(exact).subspan(std::size_t(i * k), std::size_t(k)));
+    exact_ms.push_back(seconds_since(t0) * 1e3);
+  }
+  const double exact_median = bench::median(exact_ms);
+  fmt::print("# exact: median {:.3f} ms per query\n\n", exact_median);
+
+  std::vector<index> efs;
+  for (std::stringstream ss(efs_text); ss.good();) {
+    std::string e;
+    std::getline(ss, e, ',');
+    if (!e.empty()) efs.push_back(std::stoll(e));
+  }
+  fmt::print("| space | build s | MB | ef | recall@{} | index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|\n",
+             k);
+  for (std::stringstream ss(spaces); ss.good();) {
+    std::string name;
+    std::getline(ss, name, ',');
+    if (name.empty()) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto idx = ann::hnsw_index::build(t.rows, t.n + 1, t.d,
+                                      {.space = ann::parse_space(name),
+                                       .m = m,
+                                       .ef_construction = ef_construction,
+                                       .seed = seed,
+                                       .threads = threads});
+    const double build_s = seconds_since(t0);
+    const double mb = double(idx.serialize().size()) / 1e6;
+    std::vector<std::int32_t> cand, got(static_cast<std::size_t>(k));
+    std::vector<std::pair<float, std::int32_t>> scored;
+    for (const index ef : efs) {
+      std::vector<double> ms;
+      double hits = 0;
+      for (index i = 0; i < t.q; ++i) {
+        const auto q0 = std::chrono::steady_clock::now();
+        index_top_k(idx, t, &t.queries[std::size_t(i * t.d)], k, ef, cand, scored, got);
+        ms.push_back(seconds_since(q0) * 1e3);
+        const auto want = std::span(exact).subspan(std::size_t(i * k), std::size_t(k));
+        for (const auto id : got) hits += std::find(want.begin(), want.end(), id) != want.end() ? 1 : 0;
+      }
+      const double med = bench::median(ms);
+      fmt::print("| {} | {:.1f} | {:.1f} | {} | {:.4f} | {:.3f} | {:.3f} | {:.1f}x |\n", name, build_s, mb, ef,
+                 hits / double(t.q * k), med, exact_median, exact_median / med);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace slmrec
+
+int main(int argc, char** argv) { return slmrec::run(argc, argv); }

@@ -1,0 +1,179 @@
+#pragma once
+// Serving from an HNSW index (index/hnsw_index.hpp) with exact re-scoring:
+// the user's vector as the model's head sees it, the index's k + |history|
+// best candidates (searched with ef = max(ef, that count)), the history
+// excluded, each remaining candidate scored exactly as its dot product with
+// the row the head scores it by, and the k best returned with the exact
+// path's order (higher score first, ties to the smaller id).
+//
+//   auto idx = slmrec::ann::load_checkpoint_index(dir);
+//   slmrec::model::indexed_search search(model, idx, /*ef=*/80);
+//   slmrec::model::server serve(model);
+//   serve.set_approximate(&search);   // requests now go through the index
+//
+// Which rows, per head: tied, the item table; projected, the item table, the
+// user's state through the output projection; classifier, the classifier's
+// rows. A quantized model's rows are dequantised (the index is built from the
+// same dequantised rows), so its re-scored values are float products, not the
+// int8 kernel's (which also rounds the user vector): rankings can differ from
+// the exact path's only where two scores are within that rounding.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <slmrec/core/error.hpp>
+#include <slmrec/index/hnsw_index.hpp>
+#include <slmrec/model/approximate_search.hpp>
+
+namespace slmrec::model {
+
+// The tensor whose rows the model's head scores items with, its name in a checkpoint and its width.
+template <class Model>
+bool scores_with_classifier(const Model& m) {
+  return m.config().head == "classifier";
+}
+template <class Model>
+std::string scored_tensor_name(const Model& m) {
+  return scores_with_classifier(m) ? "classifier.weight" : "item_embedding.weight";
+}
+template <class Model>
+index scored_width(const Model& m) {
+  return scores_with_classifier(m) ? m.config().dim : m.config().resolved_item_dim();
+}
+
+namespace detail {
+// Row `id` of a float parameter or a packed matrix, as floats (scratch holds a dequantised row).
+template <class Weight>
+const float* weight_row(const Weight& w, std::int32_t id, index width, std::vector<float>& scratch) {
+  if constexpr (requires { w.value; }) {
+    return w.value + index(id) * width;
+  } else {
+    scratch.resize(std::size_t(width));
+    w.dequantize_row(id, scratch.data());
+    return scratch.data();
+  }
+}
+}  // namespace detail
+
+// The scored rows of every item, [num_items + 1, scored_width]: what an index is built from.
+template <class Model>
+std::vector<float> scored_item_rows(Model& m) {
+  const index v = m.config().num_items + 1, w = scored_width(m);
+  std::vector<float> rows(std::size_t(v * w)), scratch;
+  const auto copy = [&](const auto& weight) {
+    for (index r = 0; r < v; ++r) {
+      const float* src = detail::weight_row(weight, std::int32_t(r), w, scratch);
+      std::copy(src, src + w, rows.begin() + r * w);
+    }
+  };
+  if (scores_with_classifier(m)) {
+    copy(m.classifier().weight);
+  } else {
+    copy(m.item_table().weight);
+  }
+  return rows;
+}
+
+template <class Model>
+class indexed_search final : public approximate_search {
+ public:
+  // ef: the candidate list of a search (more: better recall, slower).
+  indexed_search(Model& m, ann::hnsw_index& idx, index ef) : model_(m), index_(idx), ef_(ef) {
+    require(idx.num_items() == m.config().num_items && idx.dim() == scored_width(m),
+            "indexed_search: the index holds {} items of width {}, the model scores {} items of width {}",
+            idx.num_items(), idx.dim(), m.config().num_items, scored_width(m));
+    require(ef >= 1, "indexed_search: ef = {}, expected at least 1", ef);
+  }
+
+  void recommend(std::span<const std::int32_t> history, index k, bool exclude_history,
+                 std::span<std::int32_t> out) override {
+    require(!history.empty(), "recommend: the history is empty (at least one item is needed)");
+    check_k(k, out.size());
+    const auto read = std::min<std::size_t>(history.size(), std::size_t(model_.config().max_len));
+    hidden_.resize(std::size_t(model_.config().dim));
+    model_.last_hidden(history.last(read), 1, index(read), hidden_);
+    answer(query(hidden_.data(), 1), history, k, exclude_history, out.first(std::size_t(k)));
+  }
+
+  void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
+                 std::span<std::int32_t> out) override {
+    require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
+    check_k(k, std::size_t(k));
+    hidden_.resize(std::size_t(rows * model_.config().dim));
+    model_.last_hidden(items, rows, columns, hidden_);  // checks the batch
+    const float* q = query(hidden_.data(), rows);
+    const index w = scored_width(model_);
+    for (index r = 0; r < rows; ++r)
+      answer(q + r * w, items.subspan(std::size_t(r * columns), std::size_t(columns)), k, exclude_history,
+             out.subspan(std::size_t(r * k), std::size_t(k)));
+  }
+
+  void set_ef(index ef) {
+    require(ef >= 1, "indexed_search: ef = {}, expected at least 1", ef);
+    ef_ = ef;
+  }
+
+ private:
+  void check_k(index k, std::size_t out_size) const {
+    const index n = model_.config().num_items;
+    require(k >= 1 && k <= n, "recommend: k = {} outside 1..{}", k, n);
+    require(out_size >= std::size_t(k), "recommend: output holds {} ids, expected at least {}", out_size, k);
+  }
+
+  // The user vectors [rows, scored_width] from final states [rows, dim].
+  const float* query(const float* hidden, index rows) {
+    if (model_.config().head != "projected") return hidden;
+    projected_.resize(std::size_t(rows * scored_width(model_)));
+    model_.output_projection().forward(hidden, projected_.data(), rows);
+    return projected_.data();
+  }
+
+  float score(const float* q, std::int32_t id) {
+    const index w = scored_width(model_);
+    const float* row = scores_with_classifier(model_) ? detail::weight_row(model_.classifier().weight, id, w, scratch_)
+                                                      : detail::weight_row(model_.item_table().weight, id, w, scratch_);
+    return ann::detail::dot(q, row, std::size_t(w));
+  }
+
+  void answer(const float* q, std::span<const std::int32_t> history, index k, bool exclude_history,
+              std::span<std::int32_t> out) {
+    const index n = model_.config().num_items;
+    excluded_.clear();
+    if (exclude_history)
+      for (const auto id : history)
+        if (id >= 1 && id <= n) excluded_.push_back(id);
+    std::sort(excluded_.begin(), excluded_.end());
+    excluded_.erase(std::unique(excluded_.begin(), excluded_.end()), excluded_.end());
+    const auto is_excluded = [&](std::int32_t id) { return std::binary_search(excluded_.begin(), excluded_.end(), id); };
+
+    index_.search(std::span(q, std::size_t(scored_width(model_))), k + index(excluded_.size()), ef_, candidates_);
+    scored_.clear();
+    for (const auto id : candidates_)
+      if (!is_excluded(id)) scored_.emplace_back(score(q, id), id);
+    if (index(scored_.size()) < k) {
+      // The graph returned too few (k near the catalog size): score every item,
+      // excluded ones last as in the exact path.
+      scored_.clear();
+      for (std::int32_t id = 1; id <= std::int32_t(n); ++id)
+        scored_.emplace_back(is_excluded(id) ? -std::numeric_limits<float>::infinity() : score(q, id), id);
+    }
+    const auto better = [](const std::pair<float, std::int32_t>& a, const std::pair<float, std::int32_t>& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), better);
+    for (index i = 0; i < k; ++i) out[std::size_t(i)] = scored_[std::size_t(i)].second;
+  }
+
+  Model& model_;
+  ann::hnsw_index& index_;
+  index ef_;
+  std::vector<float> hidden_, projected_, scratch_;
+  std::vector<std::int32_t> excluded_, candidates_;
+  std::vector<std::pair<float, std::int32_t>> scored_;
+};
+
+}  // namespace slmrec::model
