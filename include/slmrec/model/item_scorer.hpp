@@ -34,12 +34,12 @@ inline constexpr bool scores_item_ranges =
 
 template <class Model>
 class item_scorer {
-  static_assert(scores_item_ranges<Model>, "item_scorer: float models on the CPU and int8 models only");
-
  public:
   static constexpr bool int8_table = std::is_same_v<typename Model::quant_scheme, quant::int8_per_channel>;
 
   explicit item_scorer(Model& m) : model_(m) {
+    // Here, not on the class: an owner of a unique_ptr<item_scorer> for any model must still compile.
+    static_assert(scores_item_ranges<Model>, "item_scorer: float models on the CPU and int8 models only");
     const auto& cfg = m.config();
     classifier_ = cfg.head == "classifier";
     require(!classifier_ || !m.classifier().has_bias(), "item_scorer: a classifier head with a bias is not supported");
