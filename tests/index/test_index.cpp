@@ -22,6 +22,7 @@
 
 #include "support/histories.hpp"
 #include "support/temp_dir.hpp"
+#include "support/model_configs.hpp"
 
 namespace slmrec {
 
@@ -30,16 +31,7 @@ using cpu = backend::eigen_cpu;
 using model_t = model::recommender<cpu, arch::llama>;
 
 model::recommender_config config(const std::string& head, index item_dim = 0) {
-  model::recommender_config c;
-  c.arch = "llama";
-  c.num_items = 300;
-  c.dim = 32;
-  c.item_dim = item_dim;
-  c.heads = 2;
-  c.layers = 1;
-  c.max_len = 12;
-  c.head = head;
-  return c;
+  return test::small_llama(head, 300, 12, item_dim);
 }
 
 ann::hnsw_index build_for(model_t& m, ann::space_kind space) {

@@ -21,6 +21,7 @@
 #include <slmrec/quant/int8_range.hpp>
 
 #include "support/histories.hpp"
+#include "support/model_configs.hpp"
 
 namespace slmrec {
 
@@ -115,16 +116,7 @@ TEST_CASE("top_k_list over blocks, merged across ranges, equals top_k_ref on the
 
 namespace {
 model::recommender_config small(const std::string& head, index item_dim = 0) {
-  model::recommender_config c;
-  c.arch = "llama";
-  c.num_items = 1000;
-  c.dim = 32;
-  c.item_dim = item_dim;
-  c.heads = 2;
-  c.layers = 1;
-  c.max_len = 8;
-  c.head = head;
-  return c;
+  return test::small_llama(head, 1000, 8, item_dim);
 }
 
 // Each user's top-k from the scalar twin's whole row, the history at -inf.
