@@ -241,14 +241,10 @@ class recommender {
         require(c >= 1 && c <= cfg_.num_items, "sampled softmax: candidate item {} outside 1..{}", c, cfg_.num_items);
       select_rows(targets);
       sel_offsets_.resize(sel_rows_.size());
-      for (std::size_t i = 0; i < sel_rows_.size(); ++i)
-        sel_offsets_[i] = T(target_offsets[std::size_t(sel_rows_[i])]);
-      nn::ensure_size(sel_offsets_dev_, index(sel_offsets_.size()));
-      BE::upload(sel_offsets_.data(), sel_offsets_dev_.data(), index(sel_offsets_.size()));
-      const std::vector<T> cand_offsets(candidate_offsets.begin(), candidate_offsets.end());
-      nn::ensure_size(cand_offsets_dev_, index(cand_offsets.size()));
-      BE::upload(cand_offsets.data(), cand_offsets_dev_.data(), index(cand_offsets.size()));
-      upload_ints(std::vector<std::int32_t>(candidates.begin(), candidates.end()), cand_dev_);
+      for (std::size_t i = 0; i < sel_rows_.size(); ++i) sel_offsets_[i] = target_offsets[std::size_t(sel_rows_[i])];
+      upload_floats(sel_offsets_, sel_offsets_dev_);
+      upload_floats(candidate_offsets, cand_offsets_dev_);
+      upload_ints(candidates, cand_dev_);
       const index c = index(candidates.size());
       return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
         return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
@@ -431,9 +427,20 @@ class recommender {
   static bool has(const linear_type& l) { return l.out_features() > 0; }
 
   template <class Buffer>
-  static void upload_ints(const std::vector<std::int32_t>& host, Buffer& dev) {
+  static void upload_ints(std::span<const std::int32_t> host, Buffer& dev) {
     nn::ensure_size(dev, index(host.size()));
     BE::upload(host.data(), dev.data(), index(host.size()));
+  }
+  // Host floats into backend memory of T, through a reused staging copy only when T is not float.
+  template <class Buffer>
+  void upload_floats(std::span<const float> host, Buffer& dev) {
+    nn::ensure_size(dev, index(host.size()));
+    if constexpr (std::is_same_v<T, float>) {
+      BE::upload(host.data(), dev.data(), index(host.size()));
+    } else {
+      staging_.assign(host.begin(), host.end());
+      BE::upload(staging_.data(), dev.data(), index(host.size()));
+    }
   }
 
   void select_rows(std::span<const std::int32_t> targets) {
@@ -534,7 +541,8 @@ class recommender {
   nn::sampled_bce_loss<BE> bce_;
   nn::sampled_softmax_loss<BE> sampled_;
   const typename nn::parameter_store<BE>::entry *items_entry_ = nullptr, *classifier_entry_ = nullptr;
-  std::vector<T> sel_offsets_;
+  std::vector<float> sel_offsets_;
+  std::vector<T> staging_;  // upload_floats when T is not float
   typename BE::template buffer<T> sel_offsets_dev_, cand_offsets_dev_;
   typename BE::template buffer<std::int32_t> cand_dev_;
 

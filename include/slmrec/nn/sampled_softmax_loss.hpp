@@ -16,6 +16,7 @@
 
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/nn/context.hpp>
+#include <slmrec/nn/softmax_loss.hpp>
 
 namespace slmrec::nn {
 
@@ -25,7 +26,7 @@ class sampled_softmax_loss {
   using T = typename BE::scalar;
 
   // Logits per chunk of rows, as full_softmax_loss: bounds the [rows, candidates] buffer.
-  static constexpr index default_chunk_elements = index(1) << 24;
+  static constexpr index default_chunk_elements = full_softmax_loss<BE>::default_chunk_elements;
 
   explicit sampled_softmax_loss(index chunk_elements = default_chunk_elements) : chunk_elements_(chunk_elements) {}
 
@@ -52,7 +53,7 @@ class sampled_softmax_loss {
     BE::axpy(T(-1), target_offsets, pos_.data(), n);
     BE::fill(dcand_rows_.data(), c * d, T(0));
 
-    const index chunk = std::max<index>(8, chunk_elements_ / std::max<index>(c, 1));
+    const index chunk = rows_per_chunk(chunk_elements_, c);
     ensure_size(logits_, std::min(chunk, n) * c);
     double total = 0.0;
     for (index r0 = 0; r0 < n; r0 += chunk) {

@@ -16,6 +16,11 @@
 
 namespace slmrec::nn {
 
+// Rows of logits per chunk of the item losses: chunk_elements values, at least 8 rows.
+inline index rows_per_chunk(index chunk_elements, index cols) {
+  return std::max<index>(8, chunk_elements / std::max<index>(cols, 1));
+}
+
 template <backend::backend BE>
 class full_softmax_loss {
  public:
@@ -52,7 +57,7 @@ class full_softmax_loss {
 
   // Rows per chunk: chunk_elements logits, at least 8 rows.
   [[nodiscard]] index chunk_rows(index items) const {
-    return std::max<index>(8, chunk_elements_ / std::max<index>(items, 1));
+    return rows_per_chunk(chunk_elements_, items);
   }
 
  private:
