@@ -180,7 +180,7 @@ void run(Model& m, const preset& p, const options& o) {
         m.parameters().zero_grads();
         m.encode(items, b, t, true, 0);
         sampler.draw(targets, ++batch_seed, set);
-        m.train_sampled_softmax(targets, set.target_offsets, set.items, set.offsets);
+        m.train_sampled_softmax(targets, set.items, set.offsets);
         opt.step();
         be::synchronize();
       };

@@ -37,14 +37,6 @@ enum class loss_mode { ce, bce, sampled };
 const std::vector<std::int32_t> sampled_candidates{2, 4, 5, 9};  // hits with the targets 2, 4, 5, 9
 const std::vector<float> sampled_offsets{-1.5f, -0.5f, -2.0f, -1.0f};
 
-// A correction per target cell, in the layout of the targets (0 where there is no target).
-std::vector<float> target_offsets(const std::vector<std::int32_t>& t) {
-  std::vector<float> o(t.size(), 0.0f);
-  for (std::size_t i = 0; i < t.size(); ++i)
-    if (t[i] != 0) o[i] = -0.25f * float(t[i]);
-  return o;
-}
-
 template <class Model>
 void check_model_gradients(Model& m, loss_mode mode) {
   auto& ps = m.parameters();
@@ -60,7 +52,7 @@ void check_model_gradients(Model& m, loss_mode mode) {
     m.encode(items, 3, 6, true, 11);
     const auto t = trimmed(targets, m.input().first_column);
     if (mode == loss_mode::sampled)
-      return m.train_sampled_softmax(t, target_offsets(t), sampled_candidates, sampled_offsets);
+      return m.train_sampled_softmax(t, sampled_candidates, sampled_offsets);
     return mode == loss_mode::bce ? m.train_sampled_bce(t, trimmed(negatives, m.input().first_column))
                                   : m.train_cross_entropy(t);
   };
@@ -134,9 +126,8 @@ TEST_CASE("recommender: the sampled softmax over every item is the full cross-en
       m.encode(items, 3, 6, true, 11);
       const auto t = trimmed(targets, m.input().first_column);
       const std::vector<std::int32_t> every_item{1, 2, 3, 4, 5, 6, 7, 8, 9};
-      const double loss = sampled ? m.train_sampled_softmax(t, std::vector<float>(t.size(), 0.0f), every_item,
-                                                            std::vector<float>(9, 0.0f))
-                                  : m.train_cross_entropy(t);
+      const double loss =
+          sampled ? m.train_sampled_softmax(t, every_item, std::vector<float>(9, 0.0f)) : m.train_cross_entropy(t);
       std::vector<double> g(ps.grads_data(), ps.grads_data() + ps.total_size());
       g.push_back(loss);
       return g;
@@ -158,7 +149,7 @@ TEST_CASE("recommender: with sparse item gradients only the used rows are touche
   m.encode(items, 3, 6, true, 11);
   const auto t = trimmed(targets, m.input().first_column);
   const std::vector<std::int32_t> candidates{12, 30};
-  m.train_sampled_softmax(t, target_offsets(t), candidates, std::vector<float>{-3.0f, -3.0f});
+  m.train_sampled_softmax(t, candidates, std::vector<float>{-3.0f, -3.0f});
   SECTION("the classifier head's weights are tracked too: its targets' and candidates' rows") {
     auto ccfg = cfg;
     ccfg.head = "classifier";
@@ -166,7 +157,7 @@ TEST_CASE("recommender: with sparse item gradients only the used rows are touche
     mc.enable_sparse_item_gradients();
     mc.parameters().zero_grads();
     mc.encode(items, 3, 6, true, 11);
-    mc.train_sampled_softmax(t, target_offsets(t), candidates, std::vector<float>{-3.0f, -3.0f});
+    mc.train_sampled_softmax(t, candidates, std::vector<float>{-3.0f, -3.0f});
     const auto rows = mc.parameters().touched_rows(mc.parameters().at("classifier.weight")).rows;
     CHECK(std::vector<std::int32_t>(rows.begin(), rows.end()) == std::vector<std::int32_t>{1, 2, 3, 4, 5, 7, 8, 9, 12, 30});
   }

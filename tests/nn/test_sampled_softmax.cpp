@@ -1,6 +1,7 @@
 // The sampled softmax loss: a hand-computed case, central differences with
-// and without the log Q correction and with accidental hits, and the
-// candidate sampler's corrections.
+// and without the log Q correction and with accidental hits, equality with
+// the full softmax when the set is the catalog, and the candidate sampler's
+// corrections (an unbiased estimate of the full softmax's normaliser).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/nn/sampled_softmax_loss.hpp>
+#include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 
 #include "nn/gradcheck.hpp"
@@ -20,12 +22,10 @@ using ints = std::vector<std::int32_t>;
 
 // The loss of the problem at (h, table), with the gradients added into dh and dtable.
 double run_loss(const std::vector<double>& h, const std::vector<double>& table, const ints& targets,
-                const std::vector<double>& target_offsets, const ints& candidates,
-                const std::vector<double>& candidate_offsets, index d, std::vector<double>* dh,
+                const ints& candidates, const std::vector<double>& candidate_offsets, index d, std::vector<double>* dh,
                 std::vector<double>* dtable, index chunk_elements) {
   nn::sampled_softmax_loss<be> loss(chunk_elements);
-  return loss.forward_backward(h.data(), table.data(), targets.data(), target_offsets.data(), candidates.data(),
-                               candidate_offsets.data(), index(targets.size()), index(candidates.size()), d,
+  return loss.forward_backward(h.data(), table.data(), targets.data(), candidates.data(), candidate_offsets.data(), index(targets.size()), index(candidates.size()), d,
                                dh ? dh->data() : nullptr, dtable ? dtable->data() : nullptr, 1.0);
 }
 }  // namespace
@@ -37,7 +37,7 @@ TEST_CASE("sampled softmax: a hand-computed case with an accidental hit, with an
   const std::vector<double> table = {0, 0, 1, 0, 0, 1, 2, 0}, h = {1, 0};
   const ints targets = {1}, candidates = {1, 2, 3};
   std::vector<double> dh(2, 0.0), dtable(8, 0.0);
-  CHECK(run_loss(h, table, targets, {0}, candidates, {0, 0, 0}, 2, &dh, &dtable, 1 << 20) ==
+  CHECK(run_loss(h, table, targets, candidates, {0, 0, 0}, 2, &dh, &dtable, 1 << 20) ==
         Approx(1.407605964444).epsilon(1e-12));
   // dh = sum_j p_j w_j - w_t with p = softmax(1, 0, 2) over (target, 2, 3).
   CHECK(dh[0] == Approx(0.5752103826044415).epsilon(1e-12));
@@ -48,11 +48,11 @@ TEST_CASE("sampled softmax: a hand-computed case with an accidental hit, with an
   CHECK(dtable[2] == Approx(0.24472847105479764 - 1.0).epsilon(1e-12));  // (p_t - 1) h, the hit adds nothing
   CHECK(dtable[4] == Approx(0.09003057317038046).epsilon(1e-12));
   CHECK(dtable[6] == Approx(0.6652409557748219).epsilon(1e-12));
-  // With log Q = (log 0.5, log 0.25, log 0.25) subtracted:
-  //   s = 1 - log 0.5, z2 = 0 - log 0.25, z3 = 2 - log 0.25; loss = -s + log(e^s + e^z2 + e^z3) = 1.970229526742
+  // With log Q = (log 0.5, log 0.25, log 0.25) subtracted from the candidates' logits (the target's is exact):
+  //   s = 1, z2 = 0 - log 0.25, z3 = 2 - log 0.25; loss = -s + log(e^s + e^z2 + e^z3) = 2.591115186663
   const std::vector<double> logq = {std::log(0.5), std::log(0.25), std::log(0.25)};
-  CHECK(run_loss(h, table, targets, {logq[0]}, candidates, logq, 2, nullptr, nullptr, 1 << 20) ==
-        Approx(1.970229526742).epsilon(1e-12));
+  CHECK(run_loss(h, table, targets, candidates, logq, 2, nullptr, nullptr, 1 << 20) ==
+        Approx(2.591115186663).epsilon(1e-12));
 }
 
 TEST_CASE("sampled softmax: gradients by central differences, chunked, with hits and log Q", "[nn][gradcheck]") {
@@ -62,22 +62,20 @@ TEST_CASE("sampled softmax: gradients by central differences, chunked, with hits
   for (index i = 0; i < n; ++i) targets[std::size_t(i)] = std::int32_t(1 + (i * 7) % items);
   const ints candidates = {1, 3, 8, 9, 15, 22, 29, 30};  // targets 1, 8, 15, 22, 29 are hits in some rows
   for (const bool log_q : {false, true}) {
-    std::vector<double> cand_off(candidates.size(), 0.0), tgt_off(targets.size(), 0.0);
-    if (log_q) {
+    std::vector<double> cand_off(candidates.size(), 0.0);
+    if (log_q)
       for (std::size_t j = 0; j < candidates.size(); ++j) cand_off[j] = std::log(0.01 * candidates[j]);
-      for (std::size_t i = 0; i < targets.size(); ++i) tgt_off[i] = std::log(0.01 * targets[i]);
-    }
     std::vector<double> dh(h0.size(), 0.0), dtable(table0.size(), 0.0);
-    run_loss(h0, table0, targets, tgt_off, candidates, cand_off, d, &dh, &dtable, 3 * 8);  // chunks of 3 rows
+    run_loss(h0, table0, targets, candidates, cand_off, d, &dh, &dtable, 3 * 8);  // chunks of 3 rows
     auto numeric = [&](bool wrt_h) {
       std::vector<double> g(wrt_h ? h0.size() : table0.size());
       const double step = 1e-6;
       for (std::size_t k = 0; k < g.size(); ++k) {
         auto h = h0, t = table0;
         (wrt_h ? h : t)[k] += step;
-        const double up = run_loss(h, t, targets, tgt_off, candidates, cand_off, d, nullptr, nullptr, 1 << 20);
+        const double up = run_loss(h, t, targets, candidates, cand_off, d, nullptr, nullptr, 1 << 20);
         (wrt_h ? h : t)[k] -= 2 * step;
-        const double down = run_loss(h, t, targets, tgt_off, candidates, cand_off, d, nullptr, nullptr, 1 << 20);
+        const double down = run_loss(h, t, targets, candidates, cand_off, d, nullptr, nullptr, 1 << 20);
         g[k] = (up - down) / (2 * step);
       }
       return g;
@@ -89,7 +87,24 @@ TEST_CASE("sampled softmax: gradients by central differences, chunked, with hits
   }
 }
 
-TEST_CASE("candidate sampler: corrections are log P(in set), uniform log Q changes nothing", "[nn][train]") {
+TEST_CASE("sampled softmax: the whole catalog as candidates, uncorrected, is the full softmax", "[nn]") {
+  const index items = 12, d = 4, n = 7;
+  const auto table = test::random_vector((items + 1) * d, 3, 0.8), h = test::random_vector(n * d, 4, 0.8);
+  ints targets(static_cast<std::size_t>(n)), all(static_cast<std::size_t>(items));
+  for (index i = 0; i < n; ++i) targets[std::size_t(i)] = std::int32_t(1 + (i * 5) % items);
+  for (index j = 0; j < items; ++j) all[std::size_t(j)] = std::int32_t(j + 1);
+  std::vector<double> dh(h.size(), 0.0), dtable(table.size(), 0.0), dh_full(h.size(), 0.0),
+      dtable_full(table.size(), 0.0);
+  const double sampled = run_loss(h, table, targets, all, std::vector<double>(all.size(), 0.0), d, &dh, &dtable, 1 << 20);
+  nn::full_softmax_loss<be> full;
+  const double reference = full.forward_backward(h.data(), table.data(), nullptr, targets.data(), n, items + 1, d,
+                                                 dh_full.data(), dtable_full.data(), nullptr, 1.0);
+  CHECK(sampled == Approx(reference).epsilon(1e-12));
+  CHECK(test::relative_error(dh, dh_full) < 1e-12);
+  CHECK(test::relative_error(dtable, dtable_full) < 1e-12);
+}
+
+TEST_CASE("candidate sampler: corrections are log P(in set), an unbiased estimate of the normaliser", "[nn][train]") {
   std::vector<std::int64_t> counts = {0, 50, 20, 10, 5, 0, 0, 0, 0, 0, 15};  // 10 items
   const ints targets = {1, 0, 2, 1, 10};
   SECTION("popularity: Q = (count + 1) / (total + items), drawn with that frequency") {
@@ -109,8 +124,7 @@ TEST_CASE("candidate sampler: corrections are log P(in set), uniform log Q chang
     CHECK(seen[1] / 4000.0 == Approx(1 - std::pow(59.0 / 110.0, 4)).margin(0.02));
     CHECK(seen[5] / 4000.0 == Approx(1 - std::pow(109.0 / 110.0, 4)).margin(0.01));
     s.draw(targets, 7, set);
-    CHECK(set.target_offsets[1] == 0.0f);  // no target in that cell
-    CHECK(set.target_offsets[0] == Approx(s.log_inclusion(1, 4)));
+    for (std::size_t j = 0; j < set.items.size(); ++j) CHECK(set.offsets[j] == Approx(s.log_inclusion(set.items[j], 4)));
   }
   SECTION("in-batch: every target is a candidate, and its correction counts the batch") {
     train::candidate_sampler s(10, counts, {.negatives = 2, .sampler = train::proposal::uniform, .in_batch = true});
@@ -120,23 +134,24 @@ TEST_CASE("candidate sampler: corrections are log P(in set), uniform log Q chang
     // P(1 in set) = 1 - (1 - 1/10)^2 (1 - 50/100)^4 with 4 targets in the batch
     CHECK(s.log_inclusion(1, 4) == Approx(std::log(1 - 0.81 * std::pow(0.5, 4))));
   }
-  SECTION("uniform without in-batch: one correction for every item, so the loss is unchanged by it") {
-    train::candidate_sampler with(10, counts, {.negatives = 3, .sampler = train::proposal::uniform});
-    train::candidate_sampler without(10, counts, {.negatives = 3, .sampler = train::proposal::uniform, .log_q = false});
-    train::candidate_set a, b;
-    with.draw(targets, 11, a);
-    without.draw(targets, 11, b);
-    REQUIRE(a.items == b.items);
-    for (const float o : a.offsets) CHECK(o == Approx(a.offsets[0]));
-    for (const float o : b.offsets) CHECK(o == 0.0f);
-    const auto table = test::random_vector(11 * 3, 5), h = test::random_vector(5 * 3, 6);
-    auto to_d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-    CHECK(run_loss(h, table, {1, 4, 2, 1, 10}, to_d({a.offsets[0], a.offsets[0], a.offsets[0], a.offsets[0],
-                                                      a.offsets[0]}),
-                   a.items, to_d(a.offsets), 3, nullptr, nullptr, 1 << 20) ==
-          Approx(run_loss(h, table, {1, 4, 2, 1, 10}, {0, 0, 0, 0, 0}, b.items, to_d(b.offsets), 3, nullptr, nullptr,
-                          1 << 20))
-              .epsilon(1e-12));
+  SECTION("the corrected set's sum of exp is an unbiased estimate of the sum over every item") {
+    // E[sum_{j in S} exp(z_j - log P(j in S))] = sum_j exp(z_j): what makes the
+    // sampled softmax's normaliser estimate the full one's (Horvitz-Thompson).
+    for (const auto proposal : {train::proposal::popularity, train::proposal::uniform, train::proposal::mixed}) {
+      train::candidate_sampler s(10, counts, {.negatives = 3, .sampler = proposal});
+      std::vector<double> z(11);
+      double full = 0.0;
+      for (std::size_t i = 1; i < z.size(); ++i) full += std::exp(z[i] = 0.3 * double(i % 4) - 0.5);
+      train::candidate_set set;
+      double estimate = 0.0;
+      const int draws = 40000;
+      for (int b = 0; b < draws; ++b) {
+        s.draw(targets, std::uint64_t(b), set);
+        for (std::size_t k = 0; k < set.items.size(); ++k)
+          estimate += std::exp(z[std::size_t(set.items[k])] - double(set.offsets[k]));
+      }
+      CHECK(estimate / draws == Approx(full).epsilon(0.02));
+    }
   }
   SECTION("bad options are refused by name") {
     REQUIRE_THROWS_WITH(train::candidate_sampler(10, counts, {.negatives = 0}), Catch::Contains("--negatives 0"));

@@ -50,8 +50,7 @@ struct sampled_softmax_options {
 // The candidate set of one batch, and each logit's correction.
 struct candidate_set {
   std::vector<std::int32_t> items;      // sorted, unique
-  std::vector<float> offsets;           // [items.size()]
-  std::vector<float> target_offsets;    // one per target cell (0 where the cell has no target)
+  std::vector<float> offsets;           // [items.size()]: log P(in set), the targets' logits are exact
 };
 
 class candidate_sampler {
@@ -80,7 +79,7 @@ class candidate_sampler {
   }
 
   // Draws batch `seed`'s candidates; `targets` are the batch's target cells
-  // (0 = no target), whose corrections fill target_offsets.
+  // (0 = no target), candidates themselves with --in-batch.
   void draw(std::span<const std::int32_t> targets, std::uint64_t seed, candidate_set& out) const {
     rng gen(seed);
     out.items.resize(std::size_t(o_.negatives));
@@ -95,9 +94,6 @@ class candidate_sampler {
     out.items.erase(std::unique(out.items.begin(), out.items.end()), out.items.end());
     out.offsets.resize(out.items.size());
     for (std::size_t j = 0; j < out.items.size(); ++j) out.offsets[j] = log_inclusion(out.items[j], n_targets);
-    out.target_offsets.assign(targets.size(), 0.0f);
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      if (targets[i] != 0) out.target_offsets[i] = log_inclusion(targets[i], n_targets);
   }
 
   // Q(i): the probability that one draw gives item i.

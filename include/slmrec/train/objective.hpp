@@ -61,8 +61,7 @@ class next_item_objective {
     if (loss_ == loss_kind::cross_entropy) return model_.train_cross_entropy(targets_);
     if (loss_ == loss_kind::sampled_softmax) {
       sampler_->draw(targets_, mix64(seed ^ 0x5A3D'50F7ull), candidates_);
-      return model_.train_sampled_softmax(targets_, candidates_.target_offsets, candidates_.items,
-                                          candidates_.offsets);
+      return model_.train_sampled_softmax(targets_, candidates_.items, candidates_.offsets);
     }
     sample_negatives(in.batch, in.length, mix64(seed ^ 0xBCEull));
     return model_.train_sampled_bce(targets_, negatives_);
