@@ -64,7 +64,8 @@ template <class B>
 concept row_sparse_optim_ops =
     backend<B> && requires(typename B::scalar* p, const typename B::scalar* g, const std::int32_t* rows,
                            typename B::scalar a, index n) {
-  B::adamw_update_rows(p, g, p, p, rows, g, g, n, n, a, a, a, a, a);
+  B::adamw_update_rows(p, g, p, p, rows, n, n, a, a, a, a, a, a, a);
+  B::adamw_catch_up_rows(p, p, p, rows, n, n, g, g, g, g, a);
 };
 
 }  // namespace slmrec::backend

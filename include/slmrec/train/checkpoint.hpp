@@ -106,31 +106,6 @@ void read_tensors(const io::safetensors_file& f, const nn::parameter_store<BE>& 
   }
 }
 
-// The per-row step counts of the row-tracked tables (a sampled loss's item
-// table). A checkpoint from a dense run has none: there every row was
-// updated at every step, so each row's count is the global step.
-template <backend::backend BE>
-void read_row_steps(const io::safetensors_file& f, const nn::parameter_store<BE>& ps, adamw<BE>& opt,
-                    index global_step) {
-  for (const auto& e : ps.entries()) {
-    auto steps = opt.row_steps(e.spec.name);
-    if (steps.empty()) continue;
-    const std::string name = "adam_row_steps." + e.spec.name;
-    if (!f.contains(name)) {
-      std::fill(steps.begin(), steps.end(), std::int64_t(global_step));
-      continue;
-    }
-    const auto stored = f.to_int64(name);
-    require(stored.size() == steps.size(), "{}: tensor '{}' has {} values, expected {} (one per row)",
-            f.path().string(), name, stored.size(), steps.size());
-    for (std::size_t i = 0; i < stored.size(); ++i) {
-      require(stored[i] >= 0 && stored[i] <= global_step, "{}: tensor '{}' row {} has step count {}, expected 0..{}",
-              f.path().string(), name, i, stored[i], global_step);
-      steps[i] = stored[i];
-    }
-  }
-}
-
 inline void write_directory_atomically(const std::filesystem::path& dir,
                                        const std::vector<std::pair<std::string, std::string>>& files) {
   namespace fs = std::filesystem;
@@ -160,6 +135,9 @@ template <backend::backend BE>
 void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& config,
                      nn::parameter_store<BE>& ps, const typename BE::scalar* best_values, adamw<BE>& opt,
                      const train_state& state) {
+  // A row-tracked table's rows are brought up to the current step first, so
+  // the saved moments need no per-row state and any run can resume them.
+  opt.settle();
   io::safetensors_writer best, last;
   best.set_metadata("format", "slmrec");
   detail::add_tensors(best, ps, best_values, "");
@@ -167,9 +145,6 @@ void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& con
   detail::add_tensors(last, ps, ps.values_data(), "");
   detail::add_tensors(last, ps, opt.first_moment(), "adam_m.");
   detail::add_tensors(last, ps, opt.second_moment(), "adam_v.");
-  for (const auto& e : ps.entries())
-    if (const auto steps = opt.row_steps(e.spec.name); !steps.empty())
-      last.add_i64("adam_row_steps." + e.spec.name, {std::int64_t(steps.size())}, steps);
   std::string metrics;
   for (const auto& h : state.history) metrics += h.dump() + "\n";
   detail::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
@@ -223,7 +198,6 @@ train_state load_training_state(const std::filesystem::path& dir, nn::parameter_
     j = nlohmann::json::parse(io::read_file(dir / "state.json"));
     train_state s = train_state_from_json(j);
     opt.set_steps(s.step);
-    detail::read_row_steps(last, ps, opt, s.step);
     return s;
   } catch (const nlohmann::json::exception& e) {
     fail("{}: malformed training state: {}", (dir / "state.json").string(), e.what());

@@ -166,6 +166,7 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       }
     }
     if (bar) fmt::print(stderr, "\r{:100}\r", "");
+    opt.settle();  // rows of a row-tracked table behind the current step catch up before they are read
     const double train_secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
 
     const auto res = [&] {
