@@ -19,6 +19,7 @@
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/batch_api.hpp>
 #include <slmrec/model/recommender.hpp>
+#include <slmrec/model/replica.hpp>
 #include <slmrec/model/serving.hpp>
 
 #include "support/histories.hpp"
@@ -148,6 +149,26 @@ TEST_CASE("server: a batch split over workers answers each user as alone, and fo
   auto bad = batch;
   bad[std::size_t(77 * columns + columns - 1)] = 31;
   REQUIRE_THROWS_WITH(split.recommend(bad, rows, columns, k, true, top), Catch::Contains("row 77 holds item id 31"));
+}
+
+TEST_CASE("inference_replica: borrows the model's float weights, allocates none, scores as the model", "[model]") {
+  auto cfg = tiny();
+  cfg.head = "classifier";  // an item-sized matrix besides the table
+  model::recommender<backend::eigen_cpu_f64, arch::llama> m(cfg, false);
+  m.initialize(3);
+  const auto replica = model::inference_replica(m);
+  CHECK(replica->parameters().total_size() == 0);
+  CHECK(m.parameters().total_size() > 0);
+  const index rows = 7, columns = 6, v = cfg.num_items + 1;
+  const auto batch = test::mixed_histories(rows, columns, 5, 2, 30, 4);
+  std::vector<float> ours(std::size_t(rows * v)), theirs(ours.size());
+  m.score_last(batch, rows, columns, ours);
+  replica->score_last(batch, rows, columns, theirs);
+  CHECK(ours == theirs);
+  m.initialize(8);  // the replica reads the model's weights, not a copy
+  m.score_last(batch, rows, columns, ours);
+  replica->score_last(batch, rows, columns, theirs);
+  CHECK(ours == theirs);
 }
 
 TEST_CASE("item embeddings exported to .npy read back with their values and shape", "[model][io]") {

@@ -54,7 +54,23 @@ class recommender {
 
   // `with_grads` false builds an inference-only model (a frozen teacher,
   // serving). The weights start random (seed 0); see initialize().
-  explicit recommender(const recommender_config& cfg, bool with_grads = true)
+  explicit recommender(const recommender_config& cfg, bool with_grads = true) : recommender(cfg, layers_only{}) {
+    params_.attach(*this, with_grads);
+    find_item_entries();
+    initialize(0);  // never an all-zero model (constant scores); initialize(seed) or a checkpoint replaces it
+  }
+  // A shell whose float weights are bound from another model's
+  // (model::inference_replica): nothing is allocated or initialised for them.
+  recommender(const recommender_config& cfg, nn::borrowed_weights_t) : recommender(cfg, layers_only{}) {
+    params_.attach(*this, nn::borrowed_weights);
+    find_item_entries();
+  }
+  recommender(const recommender&) = delete;
+  recommender& operator=(const recommender&) = delete;
+
+ private:
+  struct layers_only {};
+  recommender(const recommender_config& cfg, layers_only)
       : cfg_(checked(cfg)),
         items_(cfg.num_items + 1, cfg.resolved_item_dim(), Arch::embedding_init(cfg)),
         stack_(make_stack(cfg)),
@@ -67,13 +83,13 @@ class recommender {
     if (cfg.head == "projected") output_proj_ = linear_type(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
     items_.set_frozen(cfg.freeze_items);
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
-    params_.attach(*this, with_grads);
+  }
+  void find_item_entries() {
     items_entry_ = params_.find("item_embedding.weight");  // null for a quantized table (not in the store)
     classifier_entry_ = params_.find("classifier.weight");  // null without the classifier head
-    initialize(0);  // never an all-zero model (constant scores); initialize(seed) or a checkpoint replaces it
   }
-  recommender(const recommender&) = delete;
-  recommender& operator=(const recommender&) = delete;
+
+ public:
 
   template <class V>
   void visit(V&& v, const std::string& prefix) {
@@ -221,28 +237,23 @@ class recommender {
   }
 
   // Sampled softmax (nn/sampled_softmax_loss.hpp): each target against the
-  // shared `candidates`, logits corrected by the log Q values given
-  // (target_offsets in the layout of targets, candidate_offsets one per
-  // candidate; zeros for no correction). Any head. Runs the whole backward;
+  // shared `candidates`, each candidate's logit corrected by its log Q
+  // (candidate_offsets, one per candidate; zeros for no correction; the
+  // target's logit is exact). Any head. Runs the whole backward;
   // returns the mean loss. The item table's gradient touches only the rows
   // used, which a row-tracked store (enable_sparse_item_gradients) exploits.
-  double train_sampled_softmax(std::span<const std::int32_t> targets, std::span<const float> target_offsets,
-                               std::span<const std::int32_t> candidates, std::span<const float> candidate_offsets) {
+  double train_sampled_softmax(std::span<const std::int32_t> targets, std::span<const std::int32_t> candidates,
+                               std::span<const float> candidate_offsets) {
     static_assert(trainable,
                   "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     if constexpr (!backend::sampled_softmax_ops<BE>) {
       fail("the sampled softmax loss does not run on the {} backend yet; use --loss ce there", BE::name);
     } else {
-      require(target_offsets.size() == targets.size(), "sampled softmax: {} target corrections for {} targets",
-              target_offsets.size(), targets.size());
       require(candidate_offsets.size() == candidates.size(), "sampled softmax: {} corrections for {} candidates",
               candidate_offsets.size(), candidates.size());
       for (const auto c : candidates)
         require(c >= 1 && c <= cfg_.num_items, "sampled softmax: candidate item {} outside 1..{}", c, cfg_.num_items);
       select_rows(targets);
-      sel_offsets_.resize(sel_rows_.size());
-      for (std::size_t i = 0; i < sel_rows_.size(); ++i) sel_offsets_[i] = target_offsets[std::size_t(sel_rows_[i])];
-      upload_floats(sel_offsets_, sel_offsets_dev_);
       upload_floats(candidate_offsets, cand_offsets_dev_);
       upload_ints(candidates, cand_dev_);
       const index c = index(candidates.size());
@@ -250,8 +261,7 @@ class recommender {
         return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
           touch_table_rows(dtable, sel_targets_);
           touch_table_rows(dtable, candidates);
-          return sampled_.forward_backward(q, table, tgt_dev_.data(), sel_offsets_dev_.data(), cand_dev_.data(),
-                                           cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / double(m));
+          return sampled_.forward_backward(q, table, tgt_dev_.data(), cand_dev_.data(), cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / double(m));
         });
       });
     }
@@ -541,9 +551,8 @@ class recommender {
   nn::sampled_bce_loss<BE> bce_;
   nn::sampled_softmax_loss<BE> sampled_;
   const typename nn::parameter_store<BE>::entry *items_entry_ = nullptr, *classifier_entry_ = nullptr;
-  std::vector<float> sel_offsets_;
   std::vector<T> staging_;  // upload_floats when T is not float
-  typename BE::template buffer<T> sel_offsets_dev_, cand_offsets_dev_;
+  typename BE::template buffer<T> cand_offsets_dev_;
   typename BE::template buffer<std::int32_t> cand_dev_;
 
   sequence_input in_;

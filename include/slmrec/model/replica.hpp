@@ -11,8 +11,8 @@
 //   auto worker = slmrec::model::inference_replica(model);
 //   worker->score_last(...);   // on another thread, beside model.score_last(...)
 //
-// Training, or anything else that writes through the replica's parameter
-// store, is not for a replica: its store is its own, unused buffer.
+// Training, or anything else that goes through the replica's parameter store,
+// is not for a replica: its store has the layout and no buffer of its own.
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -20,12 +20,20 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/nn/param.hpp>
+#include <slmrec/nn/parameters.hpp>
 
 namespace slmrec::model {
 
 template <class Model>
 std::unique_ptr<Model> inference_replica(Model& from) {
-  auto to = std::make_unique<Model>(from.config(), false);
+  // A model that can be built around borrowed weights allocates nothing for
+  // its float parameters (at a million items, 0.5 GB a replica saved).
+  auto to = [&] {
+    if constexpr (std::is_constructible_v<Model, decltype(from.config()), nn::borrowed_weights_t>)
+      return std::make_unique<Model>(from.config(), nn::borrowed_weights);
+    else
+      return std::make_unique<Model>(from.config(), false);
+  }();
   // Both list the same slots in the same order (one type, one config).
   std::vector<void*> slots;
   std::vector<std::string> names;

@@ -21,6 +21,16 @@
 
 namespace slmrec::nn {
 
+// attach(module, borrowed_weights): the store lays its parameters out and
+// owns no memory for them; the caller points every slot at weights that live
+// elsewhere (model/replica.hpp: a serving thread's replica reads the model's
+// own weights, and a million-item table is not allocated, zeroed and
+// initialised once more per thread only to be dropped).
+struct borrowed_weights_t {
+  explicit borrowed_weights_t() = default;
+};
+inline constexpr borrowed_weights_t borrowed_weights{};
+
 template <backend::backend BE>
 class parameter_store {
  public:
@@ -42,22 +52,8 @@ class parameter_store {
   // With `with_grads` false (a frozen teacher, serving) no gradient memory exists.
   template <class Module>
   void attach(Module& module, bool with_grads, const std::string& prefix = "") {
-    entries_.clear();
-    by_name_.clear();
-    tracker_of_.clear();
-    trackers_.clear();
-    index total = 0;
-    // Quantized weights (quant::linear, quant::embedding) are listed with their
-    // own storage type: they own their memory and are not part of the store.
-    module.visit([&](const param_spec& spec, auto& slot) {
-      if constexpr (is_param_slot<decltype(slot), T>) {
-        require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
-        const index size = numel(spec.shape);
-        by_name_.emplace(spec.name, entries_.size());
-        entries_.push_back({spec, total, size});
-        total += (size + 15) / 16 * 16;  // keep every tensor 64-byte aligned
-      }
-    }, prefix);
+    lay_out(module, prefix);
+    const index total = entries_.empty() ? 0 : entries_.back().offset + padded(entries_.back().size);
     values_.assign(std::size_t(total), T(0));
     with_grads_ = with_grads;
     grads_.assign(with_grads ? std::size_t(total) : 0, T(0));
@@ -68,6 +64,25 @@ class parameter_store {
         slot.value = values_.data() + e.offset;
         slot.grad = with_grads && spec.trainable ? grads_.data() + e.offset : nullptr;
         slot.size = e.size;
+      }
+    }, prefix);
+  }
+
+  // The layout alone: every slot's value is left null for the caller to bind,
+  // there are no gradients, and value(), initialize() and the optimiser's
+  // views of this store are not to be used (total_size() is 0).
+  template <class Module>
+  void attach(Module& module, borrowed_weights_t, const std::string& prefix = "") {
+    lay_out(module, prefix);
+    values_.assign(0, T(0));
+    with_grads_ = false;
+    grads_.assign(0, T(0));
+    std::size_t i = 0;
+    module.visit([&](const param_spec&, auto& slot) {
+      if constexpr (is_param_slot<decltype(slot), T>) {
+        slot.value = nullptr;
+        slot.grad = nullptr;
+        slot.size = entries_[i++].size;
       }
     }, prefix);
   }
@@ -203,6 +218,29 @@ class parameter_store {
   T* grads_data() { return grads_.data(); }
 
  private:
+  static index padded(index size) { return (size + 15) / 16 * 16; }  // every tensor 64-byte aligned
+
+  template <class Module>
+  void lay_out(Module& module, const std::string& prefix) {
+    entries_.clear();
+    by_name_.clear();
+    tracker_of_.clear();
+    trackers_.clear();
+    index total = 0;
+    // Quantized weights (quant::linear, quant::embedding) are listed with their
+    // own storage type: they own their memory and are not part of the store.
+    module.visit([&](const param_spec& spec, auto& slot) {
+      if constexpr (is_param_slot<decltype(slot), T>) {
+        require(!by_name_.contains(spec.name), "parameter '{}' is declared twice", spec.name);
+        const index size = numel(spec.shape);
+        by_name_.emplace(spec.name, entries_.size());
+        entries_.push_back({spec, total, size});
+        total += padded(size);
+      }
+    }, prefix);
+  }
+
+
 
   struct row_tracker {
     bool all = false, sorted = true;
