@@ -9,8 +9,8 @@
 // of the sum over every item. The target's own logit is exact: it is in every
 // row's softmax by construction, not by chance, so it is not corrected
 // (Blanc & Rendle 2018; correcting it too scales the negatives' sum by the
-// target's Q and starves rare targets of gradient: 0.86x the full softmax's
-// NDCG@10 on Beauty against 0.97x+, docs/scaling.md). A candidate equal to a
+// target's Q, which underweights the negatives of rare targets: 3-9% of
+// NDCG@10 on Beauty, docs/scaling.md). A candidate equal to a
 // row's target is dropped from that row's softmax (an accidental hit). Only
 // the candidates' and the targets' table rows get a gradient, so the cost
 // grows with the candidates, not the catalog.
