@@ -27,6 +27,8 @@
 #include <string>
 #include <utility>
 
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -41,10 +43,26 @@
 
 namespace slmrec::serve {
 
+namespace detail {
+
+// httplib's server with a deeper accept queue: Debian's library is compiled
+// with a listen backlog of 5, so 64 clients connecting at once to a busy
+// server overflow it and some connections fail on their first read. Linux
+// lets listen() be called again on a listening socket to change its backlog.
+class http_server : public httplib::Server {
+ public:
+  void set_backlog(int n) {
+    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, n);
+  }
+};
+
+}  // namespace detail
+
 struct service_options {
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0: a free port the system picks (bind() returns it)
   int connections = 128;                // HTTP threads: connections served at once (a keep-alive client holds one)
+  int backlog = 1024;                   // connections waiting to be accepted (the kernel caps it at somaxconn)
   std::size_t max_body_bytes = 1 << 20;  // larger bodies answer 413
   request_limits limits;
   batcher_options batching;
@@ -79,6 +97,7 @@ class service {
               options_.host, options_.port);
       port_ = options_.port;
     }
+    http_.set_backlog(options_.backlog);
     return port_;
   }
 
@@ -266,7 +285,7 @@ class service {
   }
 
   service_options options_;
-  httplib::Server http_;
+  detail::http_server http_;
   model_slot<engine> slot_;
   metrics metrics_;
   batch_scratch scratch_;  // the batcher's thread only
