@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -247,6 +248,53 @@ TEST_CASE("service: endpoints, good answers equal to model::server's, and each b
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_errors_total{kind=\"too_large\"} 2"));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_request_seconds_count " + std::to_string(2 * hs.size() + 1)));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_ready 1"));
+}
+
+TEST_CASE("service: /health says loading until a model is loaded; requests meanwhile answer 503", "[serve]") {
+  test::temp_dir tmp;
+  const auto dir = write_checkpoint(tmp.path() / "ckpt");
+  serve::service svc(small_options());
+  const int port = svc.bind();
+  std::thread server([&] { svc.run(); });
+  httplib::Client c("127.0.0.1", port);
+  auto before = c.Get("/health");
+  REQUIRE(before);
+  CHECK(before->status == 503);
+  CHECK(body_of(before)["status"] == "loading");
+  auto early = c.Post("/v1/recommend", R"({"history": [1]})", "application/json");
+  REQUIRE(early);
+  CHECK(early->status == 503);
+  CHECK_THAT(body_of(early)["error"].get<std::string>(), Catch::Contains("no model loaded yet"));
+  svc.load(dir);
+  CHECK(c.Get("/health")->status == 200);
+  CHECK(c.Post("/v1/recommend", R"({"history": [1]})", "application/json")->status == 200);
+  svc.stop();
+  server.join();
+}
+
+TEST_CASE("service: a checkpoint's id map makes its item names the ids, in requests and answers", "[serve]") {
+  test::temp_dir tmp;
+  const auto dir = write_checkpoint(tmp.path() / "ckpt");
+  json names = json::array();
+  for (index i = 1; i <= num_items; ++i) names.push_back(fmt::format("item-{}", i));
+  std::ofstream(dir / serve::id_map_file_name)
+      << json{{"slmrec_id_map", 1}, {"source", "test"}, {"num_users", 0}, {"num_items", num_items}, {"users", nullptr},
+              {"items", names}}.dump();
+  const std::vector<std::int32_t> h = {3, 40, 7};
+  const auto want = reference(dir, {h}, true);
+  running_service s(small_options(), dir);
+  auto c = s.client();
+  auto r = c.Post("/v1/recommend", R"({"history": ["item-3", "item-40", "item-7"], "k": 5})", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const auto got = body_of(r);
+  for (index i = 0; i < 5; ++i)
+    CHECK(got["items"][std::size_t(i)] == fmt::format("item-{}", want[0].items[std::size_t(i)]));
+  auto unknown = c.Post("/v1/recommend", R"({"history": [3]})", "application/json");  // internal ids are not ids
+  REQUIRE(unknown);
+  CHECK(unknown->status == 400);
+  CHECK_THAT(body_of(unknown)["error"].get<std::string>(), Catch::Contains("not in this model's id map"));
+  CHECK(body_of(c.Get("/v1/model"))["id_map"] == true);
 }
 
 TEST_CASE("service: 10,000 requests from 16 clients, 10% malformed, hot reloads during the run", "[serve]") {
