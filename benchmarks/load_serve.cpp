@@ -10,18 +10,18 @@
 // Start the service first (same checkpoint), then:
 //   load_serve --checkpoint runs/student --data Beauty.txt --port 8080 --clients 1,8,64
 // Histories are the dataset's users, each without its last item (the held-out one).
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <mutex>
-#include <atomic>
-#include <chrono>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -186,7 +186,8 @@ load_result run_load(const options& o, int clients, const std::vector<std::strin
 int main(int argc, char** argv) {
   CLI::App app{"Load test of slmrec serve over loopback, beside the in-process model::server"};
   options o;
-  app.add_option("--checkpoint", o.checkpoint, "the checkpoint the service serves (for the in-process numbers)")->required();
+  app.add_option("--checkpoint", o.checkpoint, "the checkpoint the service serves (for the in-process numbers)")
+      ->required();
   app.add_option("--data", o.data, "dataset whose users' histories are sent")->required();
   app.add_option("--host", o.host)->capture_default_str();
   app.add_option("--port", o.port)->capture_default_str();
@@ -219,16 +220,17 @@ int main(int argc, char** argv) {
     fmt::print("in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n", o.batch,
                ip.batch_users_per_s, ip.one_user_ms);
   }
-  fmt::print("\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
-             "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print(
+      "\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
+      "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::istringstream list(o.clients);
   for (std::string item; std::getline(list, item, ',');) {
     const auto r = run_load(o, std::stoi(item), bodies);
     const double rate = double(r.answered) / r.seconds;
-    fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients, r.answered,
-               r.errors, r.seconds, rate, skip_in_process ? "-" : fmt::format("{:.2f}", rate / ip.batch_users_per_s),
-               r.p50_ms, r.p99_ms, r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-",
-               r.client_cpu_us);
+    fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
+               r.answered, r.errors, r.seconds, rate,
+               skip_in_process ? "-" : fmt::format("{:.2f}", rate / ip.batch_users_per_s), r.p50_ms, r.p99_ms,
+               r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
     std::fflush(stdout);
   }
   return 0;

@@ -8,11 +8,12 @@
 // connections, every request in flight answered, exit 0.
 #include "commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <pthread.h>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -35,26 +36,39 @@ void add_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "An HTTP recommendation service with dynamic batching (docs/serving.md)");
   auto& s = o->service;
   cmd->add_option("--checkpoint", o->checkpoint, "checkpoint directory (float or quantized)")->required();
-  cmd->add_flag("--index", s.engine.use_index, "candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly");
-  cmd->add_option("--ef", s.engine.ef, "with --index: the search's candidate list")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("--index", s.engine.use_index,
+                "candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly");
+  cmd->add_option("--ef", s.engine.ef, "with --index: the search's candidate list")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--host", s.host, "address to listen on")->capture_default_str();
-  cmd->add_option("--port", s.port, "port to listen on (0: a free one, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd->add_option("--port", s.port, "port to listen on (0: a free one, printed)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--threads", s.engine.threads, "threads that share a model batch (0: OpenMP's count)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--connections", s.connections, "HTTP threads: connections served at once")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-batch", s.batching.max_batch, "users per model batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch", s.batching.max_batch, "users per model batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-wait-us", o->max_wait_us, "longest a request waits for others to batch with (microseconds)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-queue", s.batching.max_queue, "users queued at most; beyond, requests answer 503")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-k", s.limits.max_k, "largest k a request may ask")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--max-users", s.limits.max_users, "users per request at most")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--max-body", s.max_body_bytes, "largest request body in bytes")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--max-k", s.limits.max_k, "largest k a request may ask")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-users", s.limits.max_users, "users per request at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-body", s.max_body_bytes, "largest request body in bytes")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o] {
     o->service.batching.max_wait = std::chrono::microseconds(o->max_wait_us);
     // Signals go to one thread that waits for them (sigwait), so a handler
@@ -70,6 +84,7 @@ void add_serve(CLI::App& app) {
     std::fflush(stdout);
 
     std::exception_ptr load_error;
+    std::atomic<bool> served{false};
     std::thread loader([&] {
       try {
         const auto info = svc.load(o->checkpoint);
@@ -95,13 +110,16 @@ void add_serve(CLI::App& app) {
           std::fflush(stdout);
           continue;
         }
-        fmt::print("slmrec serve: {}: stopping (finishing requests in flight)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (served) return;  // run() has returned (a failed load stopped it): nothing to stop
+        fmt::print("slmrec serve: {}: stopping (finishing requests in flight)\n",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
         std::fflush(stdout);
         svc.stop();
         return;
       }
     });
     svc.run();
+    served = true;
     loader.join();
     pthread_kill(signal_waiter.native_handle(), SIGTERM);  // if it is still waiting (a failed load stopped us)
     signal_waiter.join();

@@ -131,7 +131,9 @@ serve::service_options small_options() {
   return o;
 }
 
-json body_of(const httplib::Result& r) { return json::parse(r->body); }
+json body_of(const httplib::Result& r) {
+  return json::parse(r->body);
+}
 
 std::string recommend_body(const std::vector<std::int32_t>& h, index k, bool exclude) {
   return json{{"history", h}, {"k", k}, {"exclude_history", exclude}}.dump();
@@ -164,7 +166,8 @@ void check_scores(Model& m, index workers) {
   std::vector<std::int32_t> one(static_cast<std::size_t>(k));
   std::vector<float> one_scores(static_cast<std::size_t>(k));
   s.recommend(std::span(items).first(std::size_t(columns)), k, true, one, one_scores);
-  for (index i = 0; i < k; ++i) CHECK(one_scores[std::size_t(i)] == Approx(all[std::size_t(one[std::size_t(i)])]).margin(1e-4));
+  for (index i = 0; i < k; ++i)
+    CHECK(one_scores[std::size_t(i)] == Approx(all[std::size_t(one[std::size_t(i)])]).margin(1e-4));
 }
 
 TEST_CASE("model::server: the scores beside the ids are the model's scores of those items", "[serve][model]") {
@@ -242,8 +245,8 @@ TEST_CASE("service: endpoints, good answers equal to model::server's, and each b
 
   auto metrics = c.Get("/metrics");
   REQUIRE(metrics);
-  CHECK_THAT(metrics->body, Catch::Contains(fmt::format("slmrec_requests_total{{path=\"/v1/recommend\",code=\"200\"}} {}",
-                                                        2 * hs.size() + 1)));
+  CHECK_THAT(metrics->body, Catch::Contains(fmt::format(
+                                "slmrec_requests_total{{path=\"/v1/recommend\",code=\"200\"}} {}", 2 * hs.size() + 1)));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_errors_total{kind=\"bad_request\"} 3"));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_errors_total{kind=\"too_large\"} 2"));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_request_seconds_count " + std::to_string(2 * hs.size() + 1)));
@@ -277,9 +280,9 @@ TEST_CASE("service: a checkpoint's id map makes its item names the ids, in reque
   const auto dir = write_checkpoint(tmp.path() / "ckpt");
   json names = json::array();
   for (index i = 1; i <= num_items; ++i) names.push_back(fmt::format("item-{}", i));
-  std::ofstream(dir / serve::id_map_file_name)
-      << json{{"slmrec_id_map", 1}, {"source", "test"}, {"num_users", 0}, {"num_items", num_items}, {"users", nullptr},
-              {"items", names}}.dump();
+  std::ofstream(dir / serve::id_map_file_name) << json{{"slmrec_id_map", 1},     {"source", "test"}, {"num_users", 0},
+                                                       {"num_items", num_items}, {"users", nullptr}, {"items", names}}
+                                                      .dump();
   const std::vector<std::int32_t> h = {3, 40, 7};
   const auto want = reference(dir, {h}, true);
   running_service s(small_options(), dir);
@@ -314,15 +317,15 @@ TEST_CASE("service: 10,000 requests from 16 clients, 10% malformed, hot reloads 
     int status;
   };
   const std::vector<bad_kind> bad = {
-      {"POST", "/v1/recommend", "{\"history\": [1, 2", 400},                               // malformed JSON
-      {"POST", "/v1/recommend", R"({"history": [3, 99999]})", 400},                          // unknown id
-      {"POST", "/v1/recommend", R"({"history": [3], "k": 0})", 400},                         // k out of range
-      {"POST", "/v1/recommend", R"({"history": []})", 400},                                  // empty history
-      {"POST", "/v1/recommend", R"({"history": [3], "k": "ten"})", 400},                     // wrong type
-      {"POST", "/v1/recommend", R"({"history": [3], "user": 1})", 400},                      // unknown field
+      {"POST", "/v1/recommend", "{\"history\": [1, 2", 400},                                       // malformed JSON
+      {"POST", "/v1/recommend", R"({"history": [3, 99999]})", 400},                                // unknown id
+      {"POST", "/v1/recommend", R"({"history": [3], "k": 0})", 400},                               // k out of range
+      {"POST", "/v1/recommend", R"({"history": []})", 400},                                        // empty history
+      {"POST", "/v1/recommend", R"({"history": [3], "k": "ten"})", 400},                           // wrong type
+      {"POST", "/v1/recommend", R"({"history": [3], "user": 1})", 400},                            // unknown field
       {"POST", "/v1/recommend", json{{"histories", std::vector(9, std::vector{1})}}.dump(), 413},  // too many users
-      {"GET", "/v1/recommend", "", 405},                                                     // wrong method
-      {"POST", "/v1/recommendations", R"({"history": [3]})", 404},                           // wrong path
+      {"GET", "/v1/recommend", "", 405},                                                           // wrong method
+      {"POST", "/v1/recommendations", R"({"history": [3]})", 404},                                 // wrong path
   };
 
   constexpr int total = 10'000, clients = 16;
@@ -340,8 +343,8 @@ TEST_CASE("service: 10,000 requests from 16 clients, 10% malformed, hot reloads 
       for (int i; (i = next++) < total;) {
         if (i % 10 == 0) {
           const auto& kind = bad[std::size_t(i / 10) % bad.size()];
-          auto r = std::string(kind.method) == "GET" ? c.Get(kind.path)
-                                                     : c.Post(kind.path, kind.body, "application/json");
+          auto r =
+              std::string(kind.method) == "GET" ? c.Get(kind.path) : c.Post(kind.path, kind.body, "application/json");
           if (r && r->status == kind.status) {
             ++bad_ok;
           } else {
@@ -354,10 +357,10 @@ TEST_CASE("service: 10,000 requests from 16 clients, 10% malformed, hot reloads 
         const index k = 1 + i % max_k;
         const bool exclude = i % 3 != 0;
         const bool as_batch = i % 7 == 0;
-        const auto body = as_batch ? json{{"histories", {hs[u], hs[(u + 1) % hs.size()]}}, {"k", k},
-                                          {"exclude_history", exclude}}
-                                         .dump()
-                                   : recommend_body(hs[u], k, exclude);
+        const auto body =
+            as_batch
+                ? json{{"histories", {hs[u], hs[(u + 1) % hs.size()]}}, {"k", k}, {"exclude_history", exclude}}.dump()
+                : recommend_body(hs[u], k, exclude);
         auto r = c.Post("/v1/recommend", body, "application/json");
         if (!r || r->status != 200) {
           ++other;
@@ -390,10 +393,12 @@ TEST_CASE("service: 10,000 requests from 16 clients, 10% malformed, hot reloads 
       auto r = c.Post("/v1/reload", json{{"checkpoint", dir.string()}}.dump(), "application/json");
       if (r && r->status == 200 && body_of(r)["model"]["checkpoint"] == dir.string()) ++reloads;
       if (reloads == 2 && !failed_reload_kept_serving) {
-        auto f = c.Post("/v1/reload", json{{"checkpoint", (tmp.path() / "missing").string()}}.dump(), "application/json");
-        failed_reload_kept_serving = f && f->status == 500 &&
-                                     body_of(f)["error"].get<std::string>().find("still serving") != std::string::npos &&
-                                     s.svc.current()->info().checkpoint == a;
+        auto f =
+            c.Post("/v1/reload", json{{"checkpoint", (tmp.path() / "missing").string()}}.dump(), "application/json");
+        failed_reload_kept_serving =
+            f && f->status == 500 &&
+            body_of(f)["error"].get<std::string>().find("still serving") != std::string::npos &&
+            s.svc.current()->info().checkpoint == a;
       }
     }
   }
@@ -451,7 +456,7 @@ TEST_CASE("service: a graceful stop under load answers every request in flight, 
   const double stop_seconds = std::chrono::duration<double>(clock::now() - stop_at).count();
   for (auto& t : pool) t.join();
   CHECK(before > 0);
-  CHECK(bad_status.load() == 0);   // no request was cut off or failed: in flight means answered
+  CHECK(bad_status.load() == 0);     // no request was cut off or failed: in flight means answered
   CHECK(ok_after_stop.load() >= 1);  // requests in flight at stop() were still answered
   CHECK(stop_seconds < 10.0);
   httplib::Client late("127.0.0.1", s->port);

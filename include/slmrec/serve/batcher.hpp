@@ -33,9 +33,9 @@
 namespace slmrec::serve {
 
 struct batcher_options {
-  index max_batch = 64;                  // users per batch
+  index max_batch = 64;                     // users per batch
   std::chrono::microseconds max_wait{500};  // longest the oldest job waits for company
-  index max_queue = 1024;                // users queued at most (beyond: submit refuses)
+  index max_queue = 1024;                   // users queued at most (beyond: submit refuses)
 
   void validate() const {
     require(max_batch >= 1, "max_batch = {}, expected at least 1", max_batch);

@@ -42,17 +42,22 @@ struct engine_options {
 // What a loaded checkpoint is, for GET /v1/model.
 struct model_info {
   std::filesystem::path checkpoint;
-  std::string scheme;         // none | int8 | int4 | bf16 | fp16
-  nlohmann::json config;      // the checkpoint's model section
-  nlohmann::json identity;    // the weights file's size and digest
+  std::string scheme;       // none | int8 | int4 | bf16 | fp16
+  nlohmann::json config;    // the checkpoint's model section
+  nlohmann::json identity;  // the weights file's size and digest
   bool indexed = false;
-  bool id_map = false;        // ids are the names of the checkpoint's id map
-  std::string loaded_at;      // UTC, ISO 8601
+  bool id_map = false;    // ids are the names of the checkpoint's id map
+  std::string loaded_at;  // UTC, ISO 8601
 
   [[nodiscard]] nlohmann::json to_json() const {
-    return {{"checkpoint", checkpoint.string()}, {"scheme", scheme},      {"model", config},
-            {"identity", identity},              {"index", indexed},      {"id_map", id_map},
-            {"loaded_at", loaded_at},            {"items", config.value("num_items", index(0))}};
+    return {{"checkpoint", checkpoint.string()},
+            {"scheme", scheme},
+            {"model", config},
+            {"identity", identity},
+            {"index", indexed},
+            {"id_map", id_map},
+            {"loaded_at", loaded_at},
+            {"items", config.value("num_items", index(0))}};
   }
 };
 
@@ -84,7 +89,9 @@ template <class Model>
 class engine_for final : public engine {
  public:
   engine_for(std::unique_ptr<Model> m, model_info info, item_codec codec, const engine_options& o)
-      : engine(std::move(info), std::move(codec), m->config().max_len), model_(std::move(m)), server_(*model_, o.threads) {
+      : engine(std::move(info), std::move(codec), m->config().max_len),
+        model_(std::move(m)),
+        server_(*model_, o.threads) {
     if (!o.use_index) return;
 #if SLMREC_WITH_HNSW
     index_ = std::make_unique<ann::hnsw_index>(ann::load_checkpoint_index(this->info().checkpoint));
@@ -123,8 +130,8 @@ inline std::shared_ptr<engine> load_engine(const std::filesystem::path& dir, con
   info.scheme = model::checkpoint_scheme(dir);
   info.identity = io::checkpoint_identity(dir);
   info.indexed = o.use_index;
-  info.loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(
-                                                             std::chrono::system_clock::now())));
+  info.loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                               fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
   std::optional<data::id_map> names;
   if (std::filesystem::exists(dir / id_map_file_name)) {
     names = data::load_id_map(dir / id_map_file_name);

@@ -18,6 +18,7 @@
 // run() serves until stop(); stop() closes the listening socket, lets every
 // request in flight finish (the batcher keeps running until the last
 // connection's thread is done), then stops the batcher: a graceful shutdown.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <sys/socket.h>
@@ -60,9 +62,9 @@ class http_server : public httplib::Server {
 
 struct service_options {
   std::string host = "127.0.0.1";
-  int port = 8080;                      // 0: a free port the system picks (bind() returns it)
-  int connections = 128;                // HTTP threads: connections served at once (a keep-alive client holds one)
-  int backlog = 1024;                   // connections waiting to be accepted (the kernel caps it at somaxconn)
+  int port = 8080;                       // 0: a free port the system picks (bind() returns it)
+  int connections = 128;                 // HTTP threads: connections served at once (a keep-alive client holds one)
+  int backlog = 1024;                    // connections waiting to be accepted (the kernel caps it at somaxconn)
   std::size_t max_body_bytes = 1 << 20;  // larger bodies answer 413
   request_limits limits;
   batcher_options batching;
@@ -93,8 +95,8 @@ class service {
       port_ = http_.bind_to_any_port(options_.host);
       require(port_ > 0, "cannot listen on {}: no free port", options_.host);
     } else {
-      require(http_.bind_to_port(options_.host, options_.port), "cannot listen on {}:{} (in use, or not an address here?)",
-              options_.host, options_.port);
+      require(http_.bind_to_port(options_.host, options_.port),
+              "cannot listen on {}:{} (in use, or not an address here?)", options_.host, options_.port);
       port_ = options_.port;
     }
     http_.set_backlog(options_.backlog);
@@ -107,17 +109,25 @@ class service {
     {
       std::lock_guard lock(state_mutex_);
       if (stopped_) return;
+      in_run_ = true;
     }
     http_.listen_after_bind();
+    run_done_ = true;
     batcher_.stop();
   }
 
   // Stops serving (any thread; idempotent): run() returns after in-flight requests finish.
   void stop() {
+    bool started = false;
     {
       std::lock_guard lock(state_mutex_);
       stopped_ = true;
+      started = in_run_;
     }
+    // httplib's stop() does nothing before its loop runs: a stop that comes
+    // while run() is on its way there (a signal, a failed first load) waits for it.
+    if (started)
+      while (!http_.is_running() && !run_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     http_.stop();
   }
 
@@ -193,7 +203,8 @@ class service {
                                         {"/metrics", "GET"}}) {
       const auto wrong = [this, path, allowed](const httplib::Request& req, httplib::Response& res) {
         res.set_header("Allow", allowed);
-        refuse(res, 405, "method_not_allowed", fmt::format("{} {}: method not allowed (use {})", req.method, path, allowed));
+        refuse(res, 405, "method_not_allowed",
+               fmt::format("{} {}: method not allowed (use {})", req.method, path, allowed));
       };
       if (allowed == "POST") http_.Get(path, wrong);
       if (allowed == "GET") http_.Post(path, wrong);
@@ -206,10 +217,13 @@ class service {
     // httplib's own refusals (no route: 404; a body too large: 413) get a JSON body too.
     http_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
-      if (res.status == 404) return refuse(res, 404, "not_found", fmt::format("{} {}: no such endpoint", req.method, req.path));
+      if (res.status == 404)
+        return refuse(res, 404, "not_found", fmt::format("{} {}: no such endpoint", req.method, req.path));
       if (res.status == 413)
-        return refuse(res, 413, "too_large", fmt::format("the body is larger than the limit of {} bytes", options_.max_body_bytes));
-      refuse(res, res.status, "bad_request", fmt::format("{} {}: refused with status {}", req.method, req.path, res.status));
+        return refuse(res, 413, "too_large",
+                      fmt::format("the body is larger than the limit of {} bytes", options_.max_body_bytes));
+      refuse(res, res.status, "bad_request",
+             fmt::format("{} {}: refused with status {}", req.method, req.path, res.status));
     });
     http_.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown error";
@@ -267,9 +281,11 @@ class service {
       }
       if (!j.is_object()) return refuse(res, 400, "bad_request", "the body must be a JSON object");
       for (const auto& [key, value] : j.items())
-        if (key != "checkpoint") return refuse(res, 400, "bad_request", fmt::format("unknown field '{}' (expected checkpoint)", key));
+        if (key != "checkpoint")
+          return refuse(res, 400, "bad_request", fmt::format("unknown field '{}' (expected checkpoint)", key));
       if (j.contains("checkpoint")) {
-        if (!j["checkpoint"].is_string()) return refuse(res, 400, "bad_request", "'checkpoint' must be a directory path");
+        if (!j["checkpoint"].is_string())
+          return refuse(res, 400, "bad_request", "'checkpoint' must be a directory path");
         dir = j["checkpoint"].get<std::string>();
       }
     }
@@ -291,7 +307,8 @@ class service {
   batch_scratch scratch_;  // the batcher's thread only
   batcher<recommend_job> batcher_;
   std::mutex state_mutex_;
-  bool stopped_ = false;
+  bool stopped_ = false, in_run_ = false;
+  std::atomic<bool> run_done_{false};
   int port_ = 0;
 };
 

@@ -77,24 +77,28 @@ class metrics {
   [[nodiscard]] std::string render(std::int64_t queued_users, bool ready) const {
     std::lock_guard lock(mutex_);
     std::string out;
-    out += "# HELP slmrec_requests_total HTTP requests answered, by path and status.\n"
-           "# TYPE slmrec_requests_total counter\n";
+    out +=
+        "# HELP slmrec_requests_total HTTP requests answered, by path and status.\n"
+        "# TYPE slmrec_requests_total counter\n";
     for (const auto& [key, n] : requests_)
       out += fmt::format("slmrec_requests_total{{path=\"{}\",code=\"{}\"}} {}\n", key.first, key.second, n);
     out += "# HELP slmrec_errors_total Requests refused or failed, by kind.\n# TYPE slmrec_errors_total counter\n";
     for (const auto& [kind, n] : errors_) out += fmt::format("slmrec_errors_total{{kind=\"{}\"}} {}\n", kind, n);
     out += "# HELP slmrec_batch_users Users per model batch.\n# TYPE slmrec_batch_users histogram\n";
     batch_users_.render(out, "slmrec_batch_users");
-    out += "# HELP slmrec_request_seconds Latency of POST /v1/recommend answered 200, from its body read to its answer.\n"
-           "# TYPE slmrec_request_seconds histogram\n";
+    out +=
+        "# HELP slmrec_request_seconds Latency of POST /v1/recommend answered 200, from its body read to its answer.\n"
+        "# TYPE slmrec_request_seconds histogram\n";
     latency_.render(out, "slmrec_request_seconds");
     out += "# HELP slmrec_reloads_total Model reloads, by outcome.\n# TYPE slmrec_reloads_total counter\n";
-    for (const auto& [outcome, n] : reloads_) out += fmt::format("slmrec_reloads_total{{result=\"{}\"}} {}\n", outcome, n);
-    out += fmt::format("# HELP slmrec_queued_users Users waiting for a batch.\n# TYPE slmrec_queued_users gauge\n"
-                       "slmrec_queued_users {}\n"
-                       "# HELP slmrec_ready Whether a model is loaded and serving.\n# TYPE slmrec_ready gauge\n"
-                       "slmrec_ready {}\n",
-                       queued_users, ready ? 1 : 0);
+    for (const auto& [outcome, n] : reloads_)
+      out += fmt::format("slmrec_reloads_total{{result=\"{}\"}} {}\n", outcome, n);
+    out += fmt::format(
+        "# HELP slmrec_queued_users Users waiting for a batch.\n# TYPE slmrec_queued_users gauge\n"
+        "slmrec_queued_users {}\n"
+        "# HELP slmrec_ready Whether a model is loaded and serving.\n# TYPE slmrec_ready gauge\n"
+        "slmrec_ready {}\n",
+        queued_users, ready ? 1 : 0);
     return out;
   }
 
