@@ -105,8 +105,8 @@ class indexed_search final : public approximate_search {
   void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
                  std::span<std::int32_t> out, std::span<float> scores = {}) override {
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
-    require(scores.empty() || index(scores.size()) == rows * k, "recommend: score output holds {} values, expected {} x {}",
-            scores.size(), rows, k);
+    require(scores.empty() || index(scores.size()) == rows * k,
+            "recommend: score output holds {} values, expected {} x {}", scores.size(), rows, k);
     check_k(k, std::size_t(k));
     hidden_.resize(std::size_t(rows * model_.config().dim));
     model_.last_hidden(items, rows, columns, hidden_);  // checks the batch

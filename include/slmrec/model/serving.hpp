@@ -71,8 +71,8 @@ class server {
             columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
-    require(scores.empty() || index(scores.size()) == rows * k, "recommend: score output holds {} values, expected {} x {}",
-            scores.size(), rows, k);
+    require(scores.empty() || index(scores.size()) == rows * k,
+            "recommend: score output holds {} values, expected {} x {}", scores.size(), rows, k);
     if (approximate_) return approximate_->recommend(items, rows, columns, k, exclude_history, out, scores);
     if constexpr (backend_top_k) {  // ids only: with scores, the rows come back (recommend_rows)
       if (k <= BE::max_top_k && scores.empty())
@@ -227,7 +227,8 @@ class server {
       for (std::size_t i = 0; i < mine.size(); ++i) {
         std::copy_n(sh.out.begin() + std::ptrdiff_t(i) * k, k, out.begin() + std::ptrdiff_t(mine[i]) * k);
         if (!top_scores.empty())
-          std::copy_n(sh.top_scores.begin() + std::ptrdiff_t(i) * k, k, top_scores.begin() + std::ptrdiff_t(mine[i]) * k);
+          std::copy_n(sh.top_scores.begin() + std::ptrdiff_t(i) * k, k,
+                      top_scores.begin() + std::ptrdiff_t(mine[i]) * k);
       }
     }
   }
