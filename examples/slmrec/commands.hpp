@@ -17,4 +17,7 @@ void add_synth(CLI::App& app);
 #if SLMREC_WITH_HNSW
 void add_index(CLI::App& app);  // needs hnswlib
 #endif
+#if SLMREC_WITH_HTTP
+void add_serve(CLI::App& app);  // needs cpp-httplib
+#endif
 }  // namespace slmrec::cli

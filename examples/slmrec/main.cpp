@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
 #if SLMREC_WITH_HNSW
   slmrec::cli::add_index(app);
 #endif
+#if SLMREC_WITH_HTTP
+  slmrec::cli::add_serve(app);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -22,21 +22,16 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/index/hnsw_index.hpp>
 #include <slmrec/io/atomic_file.hpp>
+#include <slmrec/io/checkpoint_identity.hpp>
 
 namespace slmrec::ann {
 
 inline constexpr const char* index_file_name = "index.hnsw";
 inline constexpr const char* index_meta_name = "index.json";
-inline constexpr const char* weights_file_name = "model.safetensors";
+inline constexpr const char* weights_file_name = io::checkpoint_weights_file;
 
 // What an index was built from: the checkpoint's weights file, by size and digest.
-inline nlohmann::json checkpoint_identity(const std::filesystem::path& dir) {
-  const auto weights = dir / weights_file_name;
-  require(std::filesystem::is_regular_file(weights), "{}: no weights file (is {} a checkpoint directory?)",
-          weights.string(), dir.string());
-  const std::string bytes = io::read_file(weights);
-  return {{"file", weights_file_name}, {"bytes", bytes.size()}, {"digest", digest_hex(bytes)}};
-}
+using io::checkpoint_identity;
 
 // Writes idx into dir. `identity` is checkpoint_identity(dir) taken before the
 // weights were read (so an index never claims weights it was not built from);

@@ -14,12 +14,14 @@ class approximate_search {
  public:
   virtual ~approximate_search() = default;
   // One history, oldest first (the model reads its last max_len items, the
-  // exclusion covers all of them): the k best next items, best first.
+  // exclusion covers all of them): the k best next items, best first, and
+  // (unless `scores` is empty) their scores.
   virtual void recommend(std::span<const std::int32_t> history, index k, bool exclude_history,
-                         std::span<std::int32_t> out) = 0;
-  // [rows, columns] left-padded histories: each row's k best into out [rows, k].
+                         std::span<std::int32_t> out, std::span<float> scores) = 0;
+  // [rows, columns] left-padded histories: each row's k best into out [rows, k]
+  // (and their scores into `scores` [rows, k] unless it is empty).
   virtual void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
-                         std::span<std::int32_t> out) = 0;
+                         std::span<std::int32_t> out, std::span<float> scores) = 0;
 };
 
 }  // namespace slmrec::model

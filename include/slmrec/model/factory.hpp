@@ -15,17 +15,18 @@
 
 namespace slmrec::model {
 
+// f(std::unique_ptr<model>): f owns the model (a service keeps it past the call).
+template <backend::backend BE, class F>
+decltype(auto) with_new_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
+  if (cfg.arch == "sasrec") return std::forward<F>(f)(std::make_unique<recommender<BE, arch::sasrec>>(cfg, with_grads));
+  if (cfg.arch == "llama") return std::forward<F>(f)(std::make_unique<recommender<BE, arch::llama>>(cfg, with_grads));
+  fail("unknown arch '{}' (expected sasrec or llama)", cfg.arch);
+}
+
+// f(model&), the model alive for the call.
 template <backend::backend BE, class F>
 decltype(auto) with_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
-  if (cfg.arch == "sasrec") {
-    auto m = std::make_unique<recommender<BE, arch::sasrec>>(cfg, with_grads);
-    return std::forward<F>(f)(*m);
-  }
-  if (cfg.arch == "llama") {
-    auto m = std::make_unique<recommender<BE, arch::llama>>(cfg, with_grads);
-    return std::forward<F>(f)(*m);
-  }
-  fail("unknown arch '{}' (expected sasrec or llama)", cfg.arch);
+  return with_new_recommender<BE>(cfg, with_grads, [&](auto m) -> decltype(auto) { return f(*m); });
 }
 
 inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
@@ -38,18 +39,25 @@ inline recommender_config checkpoint_model_config(const std::filesystem::path& d
   }
 }
 
-// Loads a checkpoint's best weights into a fresh inference model and calls f(model).
+// Loads a checkpoint's best weights into a fresh inference model and calls
+// f(std::unique_ptr<model>), handing it the model.
 template <backend::backend BE, class F>
-decltype(auto) with_checkpoint(const std::filesystem::path& dir, F&& f) {
+decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
   require(!train::read_checkpoint_config(dir).contains("quant"),
           "{} is a quantized checkpoint: it serves inference (slmrec eval, recommend); training, distillation and "
           "export need the float checkpoint it was made from",
           dir.string());
   const auto cfg = checkpoint_model_config(dir);
-  return with_recommender<BE>(cfg, false, [&](auto& m) -> decltype(auto) {
-    train::load_model_weights(dir, m.parameters());
-    return f(m);
+  return with_new_recommender<BE>(cfg, false, [&](auto m) -> decltype(auto) {
+    train::load_model_weights(dir, m->parameters());
+    return f(std::move(m));
   });
+}
+
+// The same, calling f(model&).
+template <backend::backend BE, class F>
+decltype(auto) with_checkpoint(const std::filesystem::path& dir, F&& f) {
+  return open_checkpoint<BE>(dir, [&](auto m) -> decltype(auto) { return f(*m); });
 }
 
 }  // namespace slmrec::model

@@ -89,19 +89,24 @@ class indexed_search final : public approximate_search {
     require(ef >= 1, "indexed_search: ef = {}, expected at least 1", ef);
   }
 
-  void recommend(std::span<const std::int32_t> history, index k, bool exclude_history,
-                 std::span<std::int32_t> out) override {
+  void recommend(std::span<const std::int32_t> history, index k, bool exclude_history, std::span<std::int32_t> out,
+                 std::span<float> scores = {}) override {
     require(!history.empty(), "recommend: the history is empty (at least one item is needed)");
     check_k(k, out.size());
     const auto read = std::min<std::size_t>(history.size(), std::size_t(model_.config().max_len));
     hidden_.resize(std::size_t(model_.config().dim));
     model_.last_hidden(history.last(read), 1, index(read), hidden_);
-    answer(query(hidden_.data(), 1), history, k, exclude_history, out.first(std::size_t(k)));
+    require(scores.empty() || index(scores.size()) >= k, "recommend: score output holds {} values, expected {}",
+            scores.size(), k);
+    answer(query(hidden_.data(), 1), history, k, exclude_history, out.first(std::size_t(k)),
+           scores.empty() ? scores : scores.first(std::size_t(k)));
   }
 
   void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
-                 std::span<std::int32_t> out) override {
+                 std::span<std::int32_t> out, std::span<float> scores = {}) override {
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
+    require(scores.empty() || index(scores.size()) == rows * k,
+            "recommend: score output holds {} values, expected {} x {}", scores.size(), rows, k);
     check_k(k, std::size_t(k));
     hidden_.resize(std::size_t(rows * model_.config().dim));
     model_.last_hidden(items, rows, columns, hidden_);  // checks the batch
@@ -109,7 +114,8 @@ class indexed_search final : public approximate_search {
     const index w = scored_width(model_);
     for (index r = 0; r < rows; ++r)
       answer(q + r * w, items.subspan(std::size_t(r * columns), std::size_t(columns)), k, exclude_history,
-             out.subspan(std::size_t(r * k), std::size_t(k)));
+             out.subspan(std::size_t(r * k), std::size_t(k)),
+             scores.empty() ? scores : scores.subspan(std::size_t(r * k), std::size_t(k)));
   }
 
   void set_ef(index ef) {
@@ -140,7 +146,7 @@ class indexed_search final : public approximate_search {
   }
 
   void answer(const float* q, std::span<const std::int32_t> history, index k, bool exclude_history,
-              std::span<std::int32_t> out) {
+              std::span<std::int32_t> out, std::span<float> scores) {
     const index n = model_.config().num_items;
     excluded_.clear();
     if (exclude_history)
@@ -166,6 +172,8 @@ class indexed_search final : public approximate_search {
     };
     std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), better);
     for (index i = 0; i < k; ++i) out[std::size_t(i)] = scored_[std::size_t(i)].second;
+    if (!scores.empty())
+      for (index i = 0; i < k; ++i) scores[std::size_t(i)] = scored_[std::size_t(i)].first;
   }
 
   Model& model_;

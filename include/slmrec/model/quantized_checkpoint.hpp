@@ -178,13 +178,14 @@ inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
   return detail::quant_section(train::read_checkpoint_config(dir), dir).first;
 }
 
-// Opens a float or quantized checkpoint for inference and calls f(model)
-// with the model's compile-time type (one instantiation per arch and scheme).
+// Opens a float or quantized checkpoint for inference and calls
+// f(std::unique_ptr<model>) with the model's compile-time type (one
+// instantiation per arch and scheme), handing it the model.
 template <backend::backend BE, class F>
-decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
+decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto config = train::read_checkpoint_config(dir);
   const auto [scheme, block] = detail::quant_section(config, dir);
-  if (scheme == "none") return with_checkpoint<BE>(dir, std::forward<F>(f));
+  if (scheme == "none") return open_checkpoint<BE>(dir, std::forward<F>(f));
   recommender_config cfg;
   try {
     cfg = config.at("model").get<recommender_config>();
@@ -195,7 +196,7 @@ decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
     const auto build = [&]<class Arch>(Arch) -> decltype(auto) {
       auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
       load_quantized_weights(dir, *m);
-      return f(*m);
+      return f(std::move(m));
     };
     if (cfg.arch == "sasrec") return build(arch::sasrec{});
     require(cfg.arch == "llama", "{}: unknown arch '{}' (expected sasrec or llama)", dir.string(), cfg.arch);
@@ -210,6 +211,12 @@ decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   require(scheme == "fp16", "{}: unknown quantization scheme '{}' (expected int8, int4, bf16 or fp16)", dir.string(),
           scheme);
   return open(quant::fp16{});
+}
+
+// The same, calling f(model&).
+template <backend::backend BE, class F>
+decltype(auto) with_any_checkpoint(const std::filesystem::path& dir, F&& f) {
+  return open_any_checkpoint<BE>(dir, [&](auto m) -> decltype(auto) { return f(*m); });
 }
 
 }  // namespace slmrec::model

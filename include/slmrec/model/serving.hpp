@@ -61,18 +61,22 @@ class server {
   void set_approximate(approximate_search* search) { approximate_ = search; }
 
   // items: [rows, columns] left-padded histories. Writes the k best items of
-  // each row into out [rows, k]; with `exclude_history` a row's own items are
-  // never recommended.
+  // each row into out [rows, k] and, unless `scores` is empty, their scores
+  // into scores [rows, k]; with `exclude_history` a row's own items are never
+  // recommended.
   void recommend(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
-                 std::span<std::int32_t> out) {
+                 std::span<std::int32_t> out, std::span<float> scores = {}) {
     const index v = model_.config().num_items + 1;
     require(index(items.size()) == rows * columns, "recommend: {} ids for a [{}, {}] batch", items.size(), rows,
             columns);
     require(index(out.size()) == rows * k, "recommend: output holds {} ids, expected {} x {}", out.size(), rows, k);
     require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);  // checked here: no throw in the loop
-    if (approximate_) return approximate_->recommend(items, rows, columns, k, exclude_history, out);
-    if constexpr (backend_top_k) {
-      if (k <= BE::max_top_k) return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
+    require(scores.empty() || index(scores.size()) == rows * k,
+            "recommend: score output holds {} values, expected {} x {}", scores.size(), rows, k);
+    if (approximate_) return approximate_->recommend(items, rows, columns, k, exclude_history, out, scores);
+    if constexpr (backend_top_k) {  // ids only: with scores, the rows come back (recommend_rows)
+      if (k <= BE::max_top_k && scores.empty())
+        return top_k_in_backend(items, rows, columns, items, columns, k, exclude_history, out);
     }
     if constexpr (streamed) {
       if (const index parts = worker_count(rows); parts > 1) {
@@ -81,27 +85,31 @@ class server {
         scorer(0).set_users(items, rows, columns);
       }
       const auto history = [&](index r) { return items.subspan(std::size_t(r * columns), std::size_t(columns)); };
-      return streamed_top_k(scorer(0), k, exclude_history, history, out, states_, workers_);
+      return streamed_top_k(scorer(0), k, exclude_history, history, out, states_, workers_, 0, scores);
     }
     if constexpr (host_backend) {
       if (const index parts = worker_count(rows); parts > 1)
-        return recommend_split(items, rows, columns, k, exclude_history, out, parts);
+        return recommend_split(items, rows, columns, k, exclude_history, out, scores, parts);
     }
-    recommend_rows(model_, scores_, items, rows, columns, k, exclude_history, out);
+    recommend_rows(model_, scores_, items, rows, columns, k, exclude_history, out, scores);
   }
 
   // One user's history (oldest first, any length; the model reads its last
   // max_len items, the exclusion covers all of them): the k best next items,
-  // best first.
-  void recommend(std::span<const std::int32_t> history, index k, bool exclude_history, std::span<std::int32_t> out) {
+  // best first, and (unless `scores` is empty) their scores.
+  void recommend(std::span<const std::int32_t> history, index k, bool exclude_history, std::span<std::int32_t> out,
+                 std::span<float> scores = {}) {
     require(!history.empty(), "recommend: the history is empty (at least one item is needed)");
-    if (approximate_) return approximate_->recommend(history, k, exclude_history, out);
+    require(scores.empty() || index(scores.size()) >= k, "recommend: score output holds {} values, expected {}",
+            scores.size(), k);
+    if (!scores.empty()) scores = scores.first(std::size_t(k));
+    if (approximate_) return approximate_->recommend(history, k, exclude_history, out, scores);
     const index v = model_.config().num_items + 1;
     const auto read = std::min<std::size_t>(history.size(), std::size_t(model_.config().max_len));
     if constexpr (backend_top_k) {
       require(k >= 1 && k < v, "recommend: k = {} outside 1..{}", k, v - 1);
       require(index(out.size()) >= k, "recommend: output holds {} ids, expected at least {}", out.size(), k);
-      if (k <= BE::max_top_k)
+      if (k <= BE::max_top_k && scores.empty())
         return top_k_in_backend(history.last(read), 1, index(read), history, index(history.size()), k, exclude_history,
                                 out.first(std::size_t(k)));
     }
@@ -110,14 +118,15 @@ class server {
       require(index(out.size()) >= k, "recommend: output holds {} ids, expected at least {}", out.size(), k);
       scorer(0).set_users(history.last(read), 1, index(read));
       const auto all = [&](index) { return history; };
-      return streamed_top_k(scorer(0), k, exclude_history, all, out.first(std::size_t(k)), states_, workers_);
+      return streamed_top_k(scorer(0), k, exclude_history, all, out.first(std::size_t(k)), states_, workers_, 0,
+                            scores);
     }
     scores_.resize(std::size_t(v));
     model_.score_last(history.last(read), 1, index(read), scores_);
     if (exclude_history)
       for (const auto id : history)
         if (id > 0 && id < v) scores_[std::size_t(id)] = -std::numeric_limits<float>::infinity();
-    top_k(scores_, k, out);
+    top_k(scores_, k, out, scores);
   }
   std::vector<std::int32_t> recommend(std::span<const std::int32_t> history, index k, bool exclude_history = true) {
     std::vector<std::int32_t> top(static_cast<std::size_t>(k));
@@ -126,9 +135,11 @@ class server {
   }
 
  private:
-  // One model's share: scores of `rows` users, their own items excluded, each row's top k.
+  // One model's share: scores of `rows` users, their own items excluded, each
+  // row's top k (and its scores into top_scores unless that is empty).
   static void recommend_rows(Model& m, std::vector<float>& scores, std::span<const std::int32_t> items, index rows,
-                             index columns, index k, bool exclude_history, std::span<std::int32_t> out) {
+                             index columns, index k, bool exclude_history, std::span<std::int32_t> out,
+                             std::span<float> top_scores) {
     const index v = m.config().num_items + 1;
     scores.resize(std::size_t(rows * v));
     m.score_last(items, rows, columns, scores);
@@ -141,7 +152,8 @@ class server {
           const auto id = items[std::size_t(r * columns + c)];
           if (id > 0 && id < v) s[std::size_t(id)] = -std::numeric_limits<float>::infinity();
         }
-      top_k(s, k, out.subspan(std::size_t(r * k), std::size_t(k)));
+      top_k(s, k, out.subspan(std::size_t(r * k), std::size_t(k)),
+            top_scores.empty() ? top_scores : top_scores.subspan(std::size_t(r * k), std::size_t(k)));
     }
   }
 
@@ -202,17 +214,22 @@ class server {
 
   // Scores and top-k on each worker (the formats that score whole rows).
   void recommend_split(std::span<const std::int32_t> items, index rows, index columns, index k, bool exclude_history,
-                       std::span<std::int32_t> out, index parts) {
+                       std::span<std::int32_t> out, std::span<float> top_scores, index parts) {
     const double row_cost = double(model_.config().num_items + 1) * double(model_.config().resolved_item_dim());
     run_shares(items, rows, columns, parts, row_cost, [&](index, Model& m, share& sh, index n) {
       sh.out.resize(std::size_t(n * k));
-      recommend_rows(m, sh.scores, sh.items, n, columns, k, exclude_history, sh.out);
+      sh.top_scores.resize(top_scores.empty() ? 0 : std::size_t(n * k));
+      recommend_rows(m, sh.scores, sh.items, n, columns, k, exclude_history, sh.out, sh.top_scores);
     });
     for (index p = 0; p < parts; ++p) {
       const auto& mine = rows_of_[std::size_t(p)];
-      for (std::size_t i = 0; i < mine.size(); ++i)
-        std::copy_n(shares_[std::size_t(p)].out.begin() + std::ptrdiff_t(i) * k, k,
-                    out.begin() + std::ptrdiff_t(mine[i]) * k);
+      const auto& sh = shares_[std::size_t(p)];
+      for (std::size_t i = 0; i < mine.size(); ++i) {
+        std::copy_n(sh.out.begin() + std::ptrdiff_t(i) * k, k, out.begin() + std::ptrdiff_t(mine[i]) * k);
+        if (!top_scores.empty())
+          std::copy_n(sh.top_scores.begin() + std::ptrdiff_t(i) * k, k,
+                      top_scores.begin() + std::ptrdiff_t(mine[i]) * k);
+      }
     }
   }
 
@@ -268,7 +285,7 @@ class server {
   // CPU batches split over workers: replicas_[p - 1] runs share p (share 0 runs on model_).
   struct share {
     std::vector<std::int32_t> items, out;
-    std::vector<float> scores;
+    std::vector<float> scores, top_scores;
   };
   length_buckets buckets_;
   std::vector<std::vector<std::int32_t>> rows_of_;

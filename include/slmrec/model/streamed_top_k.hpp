@@ -38,11 +38,13 @@ inline index streamed_block_items(index users, index items, index threads) {
 
 // sc: a scorer with users(), items() and score(first, count, out, ldo,
 // scratch) (item_scorer). history(u): user u's items, excluded when
-// exclude_history. out: [users, k], best first. threads 0: OpenMP's count;
-// block 0: streamed_block_items (a multiple of 16 otherwise too, for tests).
+// exclude_history. out: [users, k], best first; out_scores (unless empty):
+// their scores [users, k]. threads 0: OpenMP's count; block 0:
+// streamed_block_items (a multiple of 16 otherwise too, for tests).
 template <class Scorer, class History>
 void streamed_top_k(Scorer& sc, index k, bool exclude_history, const History& history, std::span<std::int32_t> out,
-                    std::vector<streamed_top_k_state>& states, index threads = 0, index block = 0) {
+                    std::vector<streamed_top_k_state>& states, index threads = 0, index block = 0,
+                    std::span<float> out_scores = {}) {
   const index users = sc.users(), v = sc.items();
 #if defined(_OPENMP)
   if (threads <= 0) threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -83,6 +85,7 @@ void streamed_top_k(Scorer& sc, index k, bool exclude_history, const History& hi
     auto& best = states[0].lists[std::size_t(u)];
     for (index t = 1; t < team; ++t) best.merge(states[std::size_t(t)].lists[std::size_t(u)]);
     std::copy_n(best.ids().begin(), k, out.begin() + std::ptrdiff_t(u * k));
+    if (!out_scores.empty()) std::copy_n(best.scores().begin(), k, out_scores.begin() + std::ptrdiff_t(u * k));
   }
 }
 

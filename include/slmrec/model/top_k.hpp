@@ -78,6 +78,9 @@ class top_k_list {
   [[nodiscard]] std::span<const std::int32_t> ids() const {
     return {id_.data(), std::size_t(filled_)};
   }
+  [[nodiscard]] std::span<const float> scores() const {
+    return {score_.data(), std::size_t(filled_)};
+  }
 
  private:
   static bool better(float sa, std::int32_t a, float sb, std::int32_t b) {
@@ -131,13 +134,18 @@ inline void top_k_ref(std::span<const float> scores, index k, std::span<std::int
   }
 }
 
-// top_k_ref's result in one pass (top_k_list over the whole row).
-inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t> out) {
+// top_k_ref's result in one pass (top_k_list over the whole row); with
+// out_scores (not empty) their scores too.
+inline void top_k(std::span<const float> scores, index k, std::span<std::int32_t> out,
+                  std::span<float> out_scores = {}) {
   detail::top_k_check(scores, k, out);
+  require(out_scores.empty() || index(out_scores.size()) >= k, "top_k: score output holds {} values, expected {}",
+          out_scores.size(), k);
   thread_local top_k_list list;  // after a thread's first call: no allocation
   list.reset(k);
   list.push(scores.data() + 1, index(scores.size()) - 1, 1);
   std::copy_n(list.ids().begin(), k, out.begin());
+  if (!out_scores.empty()) std::copy_n(list.scores().begin(), k, out_scores.begin());
 }
 
 }  // namespace slmrec::model

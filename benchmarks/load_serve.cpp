@@ -1,0 +1,237 @@
+// A load test of `slmrec serve` over loopback, beside the in-process
+// model::server on the same checkpoint and machine:
+//   in-process  batch throughput (users/s, batches of --batch users, top-k with
+//               scores) and one user's latency (median), before any load
+//   service     for each client count: closed-loop clients, each on its own
+//               keep-alive connection, sending one user's history per request
+//               until --requests answers or --duration seconds; throughput,
+//               p50 and p99 latency, errors, and the service's mean batch
+//               (from its /metrics)
+// Start the service first (same checkpoint), then:
+//   load_serve --checkpoint runs/student --data Beauty.txt --port 8080 --clients 1,8,64
+// Histories are the dataset's users, each without its last item (the held-out one).
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/data/read_dataset.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
+#include <slmrec/model/serving.hpp>
+#include <slmrec/serve/httplib.hpp>
+
+#include "timing.hpp"
+
+namespace {
+
+using slmrec::index;
+using clock_type = std::chrono::steady_clock;
+
+struct options {
+  std::string checkpoint, data, host = "127.0.0.1", clients = "1,8,64";
+  int port = 8080, threads = 0, rounds = 5, server_pid = 0;
+  index batch = 64, k = 10, users = 4096;
+  long long requests = 20000;
+  double duration = 20;
+};
+
+struct in_process {
+  double batch_users_per_s = 0, one_user_ms = 0;
+};
+
+// model::server on the same histories: the batch path's throughput and one user's latency.
+in_process measure_in_process(const options& o, const std::vector<std::vector<std::int32_t>>& hs) {
+  in_process r;
+  slmrec::model::with_any_checkpoint<slmrec::backend::eigen_cpu>(o.checkpoint, [&](auto& m) {
+    slmrec::model::server serve(m, o.threads);
+    const index max_len = m.config().max_len;
+    const index n = std::min<index>(index(hs.size()), 1024) / o.batch * o.batch;
+    std::vector<std::int32_t> items(std::size_t(n * max_len), 0), top(std::size_t(o.batch * o.k));
+    std::vector<float> scores(top.size());
+    for (index u = 0; u < n; ++u) {
+      const auto& h = hs[std::size_t(u)];
+      const index kept = std::min<index>(index(h.size()), max_len);
+      std::copy(h.end() - kept, h.end(), items.begin() + (u + 1) * max_len - kept);
+    }
+    std::vector<double> rates;
+    for (int round = 0; round < o.rounds; ++round) {
+      const auto t = slmrec::bench::time_calls(
+          [&] {
+            for (index u0 = 0; u0 < n; u0 += o.batch)
+              serve.recommend(std::span(items).subspan(std::size_t(u0 * max_len), std::size_t(o.batch * max_len)),
+                              o.batch, max_len, o.k, true, top, scores);
+          },
+          1, 3);
+      rates.push_back(double(n) / (t.median / 1000.0));
+    }
+    r.batch_users_per_s = slmrec::bench::median(rates);
+    std::size_t next = 0;
+    r.one_user_ms = slmrec::bench::time_calls(
+                        [&] {
+                          serve.recommend(hs[next++ % hs.size()], o.k, true, std::span(top).first(std::size_t(o.k)),
+                                          std::span(scores).first(std::size_t(o.k)));
+                        },
+                        50, 1000)
+                        .median;
+  });
+  return r;
+}
+
+// CPU seconds (user + system) a process has used so far, from /proc (0 if unknown).
+double cpu_seconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {  // fields 14 and 15: utime, stime in clock ticks
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) stime = std::stod(f);
+  }
+  return (utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// The service's batch histogram totals (users, batches) from /metrics.
+std::pair<double, double> batch_totals(httplib::Client& c) {
+  auto r = c.Get("/metrics");
+  double sum = 0, count = 0;
+  if (!r) return {0, 0};
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("slmrec_batch_users_sum ", 0) == 0) sum = std::stod(line.substr(23));
+    if (line.rfind("slmrec_batch_users_count ", 0) == 0) count = std::stod(line.substr(25));
+  }
+  return {sum, count};
+}
+
+struct load_result {
+  int clients = 0;
+  long long answered = 0, errors = 0;
+  double seconds = 0, p50_ms = 0, p99_ms = 0, mean_batch = 0, server_cpu_us = 0, client_cpu_us = 0;
+};
+
+load_result run_load(const options& o, int clients, const std::vector<std::string>& bodies) {
+  httplib::Client probe(o.host, o.port);
+  const auto before = batch_totals(probe);
+  const double server_cpu0 = cpu_seconds(o.server_pid), client_cpu0 = cpu_seconds(int(getpid()));
+  std::atomic<long long> next{0}, errors{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  const auto t0 = clock_type::now();
+  const auto until = t0 + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < clients; ++t)
+    pool.emplace_back([&, t] {
+      httplib::Client c(o.host, o.port);
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      c.set_read_timeout(60, 0);
+      auto& mine = lat[std::size_t(t)];
+      mine.reserve(std::size_t(o.requests / clients + 16));
+      for (long long i; (i = next++) < o.requests && clock_type::now() < until;) {
+        const auto s = clock_type::now();
+        auto r = c.Post("/v1/recommend", bodies[std::size_t(i) % bodies.size()], "application/json");
+        if (!r || r->status != 200) {
+          ++errors;
+          std::lock_guard lock(first_error_mutex);
+          if (first_error.empty())
+            first_error = r ? fmt::format("status {}: {}", r->status, r->body) : httplib::to_string(r.error());
+          continue;
+        }
+        mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - s).count());
+      }
+    });
+  for (auto& th : pool) th.join();
+  load_result r;
+  r.clients = clients;
+  r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::vector<double> all;
+  for (const auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  r.answered = (long long)all.size();
+  r.errors = errors.load();
+  if (!all.empty()) {
+    r.p50_ms = all[all.size() / 2];
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  if (!first_error.empty()) fmt::print(stderr, "{} clients: first error: {}\n", clients, first_error);
+  const auto after = batch_totals(probe);
+  if (after.second > before.second) r.mean_batch = (after.first - before.first) / (after.second - before.second);
+  if (r.answered > 0) {
+    r.server_cpu_us = 1e6 * (cpu_seconds(o.server_pid) - server_cpu0) / double(r.answered);
+    r.client_cpu_us = 1e6 * (cpu_seconds(int(getpid())) - client_cpu0) / double(r.answered);
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Load test of slmrec serve over loopback, beside the in-process model::server"};
+  options o;
+  app.add_option("--checkpoint", o.checkpoint, "the checkpoint the service serves (for the in-process numbers)")
+      ->required();
+  app.add_option("--data", o.data, "dataset whose users' histories are sent")->required();
+  app.add_option("--host", o.host)->capture_default_str();
+  app.add_option("--port", o.port)->capture_default_str();
+  app.add_option("--clients", o.clients, "client counts to run, comma-separated")->capture_default_str();
+  app.add_option("--requests", o.requests, "answers per client count at most")->capture_default_str();
+  app.add_option("--duration", o.duration, "seconds per client count at most")->capture_default_str();
+  app.add_option("--users", o.users, "distinct histories sent (the first users of --data)")->capture_default_str();
+  app.add_option("-k", o.k, "items per answer")->capture_default_str();
+  app.add_option("--batch", o.batch, "in-process batch size (the service's --max-batch)")->capture_default_str();
+  app.add_option("--threads", o.threads, "in-process server threads (the service's --threads; 0: OpenMP's)")
+      ->capture_default_str();
+  app.add_option("--rounds", o.rounds, "in-process timing rounds")->capture_default_str();
+  app.add_option("--server-pid", o.server_pid, "the service's process id: report its CPU time per request");
+  bool skip_in_process = false;
+  app.add_flag("--no-in-process", skip_in_process, "only the load test");
+  CLI11_PARSE(app, argc, argv);
+
+  const auto ds = slmrec::data::read_dataset(o.data, {});
+  std::vector<std::vector<std::int32_t>> hs;
+  for (const auto& s : ds.sequences) {
+    if (slmrec::index(hs.size()) >= o.users) break;
+    if (s.size() >= 2) hs.emplace_back(s.begin(), s.end() - 1);
+  }
+  std::vector<std::string> bodies;
+  for (const auto& h : hs) bodies.push_back(nlohmann::json{{"history", h}, {"k", o.k}}.dump());
+
+  in_process ip;
+  if (!skip_in_process) {
+    ip = measure_in_process(o, hs);
+    fmt::print("in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n", o.batch,
+               ip.batch_users_per_s, ip.one_user_ms);
+  }
+  fmt::print(
+      "\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
+      "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::istringstream list(o.clients);
+  for (std::string item; std::getline(list, item, ',');) {
+    const auto r = run_load(o, std::stoi(item), bodies);
+    const double rate = double(r.answered) / r.seconds;
+    fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
+               r.answered, r.errors, r.seconds, rate,
+               skip_in_process ? "-" : fmt::format("{:.2f}", rate / ip.batch_users_per_s), r.p50_ms, r.p99_ms,
+               r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
+    std::fflush(stdout);
+  }
+  return 0;
+}

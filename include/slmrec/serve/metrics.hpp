@@ -1,0 +1,119 @@
+#pragma once
+// What a service counts, rendered in Prometheus' text exposition format
+// (version 0.0.4) for GET /metrics: requests by path and status, errors by
+// kind, users per batch and request latency as histograms, reloads by
+// outcome. Every update takes one short lock: a request updates a few
+// counters, far below what parsing its body costs.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace slmrec::serve {
+
+// A cumulative histogram: counts of observations at or below each bound, their sum and count.
+class histogram {
+ public:
+  explicit histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size(), 0) {}
+
+  void observe(double v) {
+    for (std::size_t i = 0; i < bounds_.size(); ++i)
+      if (v <= bounds_[i]) ++counts_[i];
+    sum_ += v;
+    ++count_;
+  }
+
+  // The metric's lines: name_bucket{le=...}, name_sum, name_count.
+  void render(std::string& out, const std::string& name) const {
+    for (std::size_t i = 0; i < bounds_.size(); ++i)
+      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], counts_[i]);
+    out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_, name, count_);
+  }
+
+  [[nodiscard]] std::uint64_t count() const { return count_; }
+  [[nodiscard]] double sum() const { return sum_; }
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::uint64_t> counts_;
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+class metrics {
+ public:
+  explicit metrics(std::int64_t max_batch)
+      : batch_users_(powers_of_two(max_batch)),
+        latency_({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}) {}
+
+  // One answered request: its path, its status, and (recommendations only) its latency in seconds.
+  void request(const std::string& path, int status) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{path, status}];
+  }
+  void recommend_latency(double seconds) {
+    std::lock_guard lock(mutex_);
+    latency_.observe(seconds);
+  }
+  // kind: bad_request, too_large, overload, not_found, method_not_allowed, internal, loading.
+  void error(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    ++errors_[kind];
+  }
+  void batch(std::int64_t users) {
+    std::lock_guard lock(mutex_);
+    batch_users_.observe(double(users));
+  }
+  void reload(bool ok) {
+    std::lock_guard lock(mutex_);
+    ++reloads_[ok ? "ok" : "failed"];
+  }
+
+  // queued_users, ready: gauges read at render time.
+  [[nodiscard]] std::string render(std::int64_t queued_users, bool ready) const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    out +=
+        "# HELP slmrec_requests_total HTTP requests answered, by path and status.\n"
+        "# TYPE slmrec_requests_total counter\n";
+    for (const auto& [key, n] : requests_)
+      out += fmt::format("slmrec_requests_total{{path=\"{}\",code=\"{}\"}} {}\n", key.first, key.second, n);
+    out += "# HELP slmrec_errors_total Requests refused or failed, by kind.\n# TYPE slmrec_errors_total counter\n";
+    for (const auto& [kind, n] : errors_) out += fmt::format("slmrec_errors_total{{kind=\"{}\"}} {}\n", kind, n);
+    out += "# HELP slmrec_batch_users Users per model batch.\n# TYPE slmrec_batch_users histogram\n";
+    batch_users_.render(out, "slmrec_batch_users");
+    out +=
+        "# HELP slmrec_request_seconds Latency of POST /v1/recommend answered 200, from its body read to its answer.\n"
+        "# TYPE slmrec_request_seconds histogram\n";
+    latency_.render(out, "slmrec_request_seconds");
+    out += "# HELP slmrec_reloads_total Model reloads, by outcome.\n# TYPE slmrec_reloads_total counter\n";
+    for (const auto& [outcome, n] : reloads_)
+      out += fmt::format("slmrec_reloads_total{{result=\"{}\"}} {}\n", outcome, n);
+    out += fmt::format(
+        "# HELP slmrec_queued_users Users waiting for a batch.\n# TYPE slmrec_queued_users gauge\n"
+        "slmrec_queued_users {}\n"
+        "# HELP slmrec_ready Whether a model is loaded and serving.\n# TYPE slmrec_ready gauge\n"
+        "slmrec_ready {}\n",
+        queued_users, ready ? 1 : 0);
+    return out;
+  }
+
+ private:
+  static std::vector<double> powers_of_two(std::int64_t max) {
+    std::vector<double> b;
+    for (std::int64_t p = 1; p < max; p *= 2) b.push_back(double(p));
+    b.push_back(double(max));
+    return b;
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, std::uint64_t> errors_, reloads_;
+  histogram batch_users_, latency_;
+};
+
+}  // namespace slmrec::serve
