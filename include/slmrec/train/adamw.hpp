@@ -33,6 +33,7 @@
 #include <slmrec/core/error.hpp>
 
 #include <slmrec/backend/concept.hpp>
+#include <slmrec/backend/cpu/parallel.hpp>  // SLMREC_OMP for the catch-up's per-row sums
 #include <slmrec/nn/parameters.hpp>
 
 namespace slmrec::train {
@@ -142,16 +143,23 @@ class adamw {
       auto& current = mutable_current(e);
       const bool decays = e.spec.decay && cfg_.weight_decay != 0.0;
       const double r = cfg_.beta1 / std::sqrt(cfg_.beta2);
-      keep_.clear();
-      shift_.clear();
-      m_scale_.clear();
-      v_scale_.clear();
-      std::size_t kept = 0;
+      std::size_t kept = 0;  // the rows behind `through`, first
       for (const auto row : rows_) {
         const long long from = current[std::size_t(row)];
         if (from >= through) continue;
         require(from >= history_start_, "adamw: row {} of '{}' is current at step {}, before the last settle ({})",
                 row, e.spec.name, from, history_start_);
+        rows_[kept++] = row;
+      }
+      keep_.resize(kept);
+      shift_.resize(kept);
+      m_scale_.resize(kept);
+      v_scale_.resize(kept);
+      const double keep_through = decays ? std::exp(log_keep(history_start_, through)) : 1.0;
+      // A short scalar sum per row (about 400 terms for a row far behind): in parallel at catalog scale.
+      SLMREC_OMP(parallel for if (kept > 512))
+      for (std::size_t i = 0; i < kept; ++i) {
+        const long long from = current[std::size_t(rows_[i])];
         const long long s = through - from;
         double shift = 0.0, rj = 1.0;
         const step_record* rec = history_.data() + (from - history_start_);  // rec[j - 1]: step from + j
@@ -159,14 +167,12 @@ class adamw {
           rj *= r;
           shift += (decays ? rec[j - 1].a_over_keep : rec[j - 1].a) * rj;
         }
-        if (decays) shift *= std::exp(log_keep(history_start_, through));
-        rows_[kept++] = row;
-        keep_.push_back(T(decays ? std::exp(log_keep(from, through)) : 1.0));
-        shift_.push_back(T(shift));
-        m_scale_.push_back(T(std::pow(cfg_.beta1, double(s))));
-        v_scale_.push_back(T(std::pow(cfg_.beta2, double(s))));
-        current[std::size_t(row)] = through;
+        keep_[i] = T(decays ? std::exp(log_keep(from, through)) : 1.0);
+        shift_[i] = T(shift * keep_through);
+        m_scale_[i] = T(std::pow(cfg_.beta1, double(s)));
+        v_scale_[i] = T(std::pow(cfg_.beta2, double(s)));
       }
+      for (std::size_t i = 0; i < kept; ++i) current[std::size_t(rows_[i])] = through;
       rows_.resize(kept);
       if (kept > 0)
         BE::adamw_catch_up_rows(params_->value(e), m_.data() + e.offset, v_.data() + e.offset, rows_.data(),
