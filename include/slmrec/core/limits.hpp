@@ -9,6 +9,7 @@
 // preset is 8 layers of width 128) and far below what would overflow the
 // products below in 64 bits, so the checks cost nothing for real files.
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -47,25 +48,27 @@ constexpr std::optional<index> add(index a, index b) noexcept {
   return r;
 }
 
-// The checked product of sizes; `what` names it in the error ("model.safetensors: tensor 'x'").
-inline index checked_mul(std::initializer_list<index> factors, std::string_view what) {
-  index r = 1;
-  for (index f : factors) {
-    const std::optional<index> next = mul(r, f);
-    if (!next) fail("{}: a size is negative or a product of sizes overflows 64 bits", what);
+namespace detail {
+template <class Op>
+index checked_fold(std::initializer_list<index> xs, index start, Op op, std::string_view what, const char* kind) {
+  index r = start;
+  for (index x : xs) {
+    const std::optional<index> next = op(r, x);
+    if (!next) fail("{}: a size is negative or a {} of sizes overflows 64 bits", what, kind);
     r = *next;
   }
   return r;
 }
+}  // namespace detail
 
+// The checked product of sizes; `what` names it in the error ("model.safetensors: tensor 'x'").
+inline index checked_mul(std::initializer_list<index> factors, std::string_view what) {
+  return detail::checked_fold(factors, 1, mul, what, "product");
+}
+
+// The checked sum of sizes.
 inline index checked_add(std::initializer_list<index> terms, std::string_view what) {
-  index r = 0;
-  for (index t : terms) {
-    const std::optional<index> next = add(r, t);
-    if (!next) fail("{}: a size is negative or a sum of sizes overflows 64 bits", what);
-    r = *next;
-  }
-  return r;
+  return detail::checked_fold(terms, 0, add, what, "sum");
 }
 
 }  // namespace slmrec::limits
