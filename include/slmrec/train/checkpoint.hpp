@@ -8,8 +8,9 @@
 //   metrics.jsonl      the per-epoch history, one JSON object a line
 //
 // Every file is written into a fresh sibling directory first, flushed, and
-// the directory is then renamed into place, so a crash leaves either the old
-// checkpoint or the new one (at worst under DIR.old-<pid>), never a mixture.
+// the directory is then swapped into place atomically, so a crash leaves
+// either the old checkpoint or the new one, never a mixture (tests/hostile/
+// kill9.py kills training runs to check it).
 // The run is reproducible from (seed, epoch, step) alone: batch order, dropout
 // masks and sampled negatives all derive from them, so that is the RNG state.
 #include <algorithm>
@@ -19,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>  // renameat2, RENAME_EXCHANGE (glibc 2.28)
+#include <stdio.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -159,6 +162,13 @@ inline void write_directory_atomically(const std::filesystem::path& dir,
   fs::create_directories(tmp, ec);
   require(!ec, "cannot create {}: {}", tmp.string(), ec.message());
   for (const auto& [name, bytes] : files) io::write_file_atomically(tmp / name, bytes);
+  // Swapped in one atomic step where the file system can (Linux renameat2):
+  // a SIGKILL at any moment leaves DIR holding the old checkpoint or the new
+  // one. Elsewhere two renames, with DIR.old-<pid> between them.
+  if (fs::exists(dir) && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(tmp, ec);  // now the previous checkpoint
+    return;
+  }
   if (fs::exists(dir)) {
     fs::rename(dir, old, ec);
     require(!ec, "cannot move the previous checkpoint {} aside: {}", dir.string(), ec.message());
