@@ -171,6 +171,12 @@ TEST_CASE("the tool refuses configs with hostile sizes: exit 1, fast, no allocat
                "100000000 items", "but the file has"});
     }
   }
+  SECTION("commands that build a model from a checkpoint's config check it against the weights too") {
+    const auto ck = copy_of(f.float_ck, dir, "prune_big");
+    edit_json(ck / "config.json", [](nlohmann::json& j) { j["model"]["layers"] = 4000; });
+    refuses(dir, {"prune", "--checkpoint", ck.string(), "--method", "magnitude", "--out", (dir.path() / "p").string()},
+            {(ck / "model.safetensors").string() + ": the config describes a model of at least", "but the file has"});
+  }
   SECTION("-k of 10^13") {
     refuses(dir, {"recommend", "--checkpoint", f.float_ck.string(), "--history", "1 2", "-k", "10000000000000"},
             {"-k 10000000000000: at most 2147483646 items"});

@@ -33,10 +33,6 @@ inline recommender_config checkpoint_model_config(const nlohmann::json& config, 
   return read_recommender_config(io::json_reader(config, (dir / "config.json").string()).object("model"));
 }
 
-inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
-  return checkpoint_model_config(train::read_checkpoint_config(dir), dir);
-}
-
 // Refuses a config whose model needs more weights than `weights` holds
 // (`bytes_per_parameter` at the least, 0.5 for int4), before any allocation.
 inline void require_weights_fit(const recommender_config& cfg, const std::filesystem::path& weights,
@@ -50,6 +46,15 @@ inline void require_weights_fit(const recommender_config& cfg, const std::filesy
           "which need at least {:.0f} bytes, but the file has {}",
           weights.string(), needed, cfg.num_items, cfg.resolved_item_dim(), cfg.layers, cfg.dim,
           double(needed) * bytes_per_parameter, size);
+}
+
+// The model config of a checkpoint directory, checked against its weights
+// (half a byte a parameter, the smallest of every format) before a caller
+// builds a model from it (prune, distill --teacher, train --items-from).
+inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
+  const recommender_config cfg = checkpoint_model_config(train::read_checkpoint_config(dir), dir);
+  require_weights_fit(cfg, dir / "model.safetensors", 0.5);
+  return cfg;
 }
 
 // Loads a checkpoint's best weights into a fresh inference model and calls f(model).
