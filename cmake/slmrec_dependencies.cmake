@@ -41,3 +41,10 @@ find_program(SLMREC_CCACHE ccache)
 if(SLMREC_CCACHE AND SLMREC_IS_TOP_LEVEL AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${SLMREC_CCACHE})
 endif()
+
+# XXH3 checksums of checkpoints (core/digest.hpp): xxhash.h alone, compiled
+# inline (XXH_INLINE_ALL), so nothing is linked. Debian: libxxhash-dev.
+find_path(SLMREC_XXHASH_INCLUDE_DIR xxhash.h)
+if(NOT SLMREC_XXHASH_INCLUDE_DIR)
+  message(FATAL_ERROR "xxhash.h was not found (apt-get install libxxhash-dev, or set SLMREC_XXHASH_INCLUDE_DIR)")
+endif()

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/batch_api.hpp>
 #include <slmrec/model/factory.hpp>
@@ -72,7 +73,9 @@ void add_recommend(CLI::App& app) {
   auto* d = cmd->add_option("--data", o->data, "dataset: recommend after each user's whole history");
   h->excludes(d);
   cmd->add_option("--format", o->format, "dataset format")->capture_default_str();
-  cmd->add_option("-k", o->k, "items per recommendation")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-k", o->k, "items per recommendation (at most the model's items)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--keep-history", o->keep_history, "allow items of the history in the answer");
   cmd->add_option("--out", o->out, "write the dataset's recommendations here instead of stdout");
   cmd->add_flag("--index", o->use_index, "candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly");
@@ -81,6 +84,8 @@ void add_recommend(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->callback([o] {
     require(!o->history.empty() || !o->data.empty(), "give --history or --data");
+    // Bounded before the checkpoint is read (and again by its item count below).
+    require(o->k <= limits::max_items, "-k {}: at most {} items can be recommended", o->k, limits::max_items);
     model::with_any_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
       model::server serve(m);
 #if SLMREC_WITH_HNSW
@@ -95,6 +100,7 @@ void add_recommend(CLI::App& app) {
       require(!o->use_index, "--index: this slmrec was built without hnswlib (configure with SLMREC_WITH_HNSW=ON)");
 #endif
       const index n_items = m.config().num_items;
+      require(o->k <= n_items, "-k {}: this model ranks {} items", o->k, n_items);
       if (!o->history.empty()) {
         const auto history = parse_history(o->history);
         for (auto id : history)

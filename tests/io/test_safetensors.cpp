@@ -204,8 +204,10 @@ TEST_CASE("the writer lays out data as the reference implementation", "[io][safe
   CHECK(r.at("single").begin == 8);
   CHECK(r.at("half").begin == 12);
   CHECK(r.at("byte").begin == 18);
-  CHECK(r.metadata().empty());
-  CHECK(bytes.find("__metadata__") == std::string::npos);  // omitted when empty
+  CHECK(r.metadata().empty());  // the checksums are not listed as metadata
+  CHECK(r.has_checksums());
+  w.set_checksums(false);
+  CHECK(w.serialize().find("__metadata__") == std::string::npos);  // omitted when empty
 }
 
 TEST_CASE("the writer rejects bad input", "[io][safetensors]") {
@@ -251,7 +253,7 @@ TEST_CASE("malformed files give errors that say what is wrong", "[io][safetensor
                         Contains("'dtype' must be a string, found 1"));
     REQUIRE_THROWS_WITH(
         open_bytes(raw_file(R"({"w": {"dtype": "F32", "shape": [2.5], "data_offsets": [0, 4]}})", zeros(4))),
-        Contains("'shape' must be an array of integers, found [2.5]"));
+        Contains("tensor 'w': dimension 0 of 'shape' is 2.5, expected an integer in [0, 2147483647]"));
     REQUIRE_THROWS_WITH(open_bytes(raw_file(R"({"w": {)" + f32_4 + R"(, "data_offsets": "0-16"}})", zeros(16))),
                         Contains("'data_offsets' must be [begin, end]") && Contains("\"0-16\""));
     REQUIRE_THROWS_WITH(open_bytes(raw_file(R"({"w": {)" + f32_4 + R"(, "data_offsets": [0, 8, 16]}})", zeros(16))),
@@ -267,7 +269,7 @@ TEST_CASE("malformed files give errors that say what is wrong", "[io][safetensor
   SECTION("negative dimension") {
     REQUIRE_THROWS_WITH(
         open_bytes(raw_file(R"({"w": {"dtype": "F32", "shape": [2, -2], "data_offsets": [0, 0]}})", "")),
-        Contains("tensor 'w': negative dimension in shape [2,-2]"));
+        Contains("tensor 'w': dimension 1 of 'shape' is -2, expected an integer in [0, 2147483647]"));
   }
   SECTION("offsets outside the data section") {
     REQUIRE_THROWS_WITH(open_bytes(raw_file(R"({"w": {)" + f32_4 + R"(, "data_offsets": [16, 32]}})", zeros(16))),
@@ -282,13 +284,18 @@ TEST_CASE("malformed files give errors that say what is wrong", "[io][safetensor
     // A product that would overflow 64 bits must not wrap around to a small size.
     REQUIRE_THROWS_WITH(
         open_bytes(raw_file(
-            R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", "")),
+            R"({"w": {"dtype": "F32", "shape": [2147483647, 2147483647, 2147483647], "data_offsets": [0, 0]}})", "")),
         Contains("too many elements"));
     REQUIRE_THROWS_WITH(
+        open_bytes(raw_file(R"({"w": {"dtype": "F64", "shape": [2147483647, 2147483647], "data_offsets": [0, 0]}})",
+                            "")),
+        Contains("needs 4611686014132420609 elements * 8 bytes"));
+    // One dimension beyond int32 is refused before any product.
+    REQUIRE_THROWS_WITH(
         open_bytes(raw_file(R"({"w": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", "")),
-        Contains("needs 4611686018427387904 elements * 8 bytes"));
+        Contains("dimension 0 of 'shape' is 4611686018427387904"));
   }
-  SECTION("overlapping tensors are rejected, holes are not") {
+  SECTION("overlapping tensors, gaps and trailing bytes are rejected") {
     const std::string overlap = R"({"a": {)" + f32_4 + R"(, "data_offsets": [0, 16]}, "b": {)" + f32_4 +
                                 R"(, "data_offsets": [8, 24]}})";
     REQUIRE_THROWS_WITH(open_bytes(raw_file(overlap, zeros(24))),
@@ -299,9 +306,13 @@ TEST_CASE("malformed files give errors that say what is wrong", "[io][safetensor
     REQUIRE_THROWS_WITH(open_bytes(raw_file(nested, zeros(32))), Contains("'outer'") && Contains("overlap"));
     const std::string hole = R"({"a": {)" + f32_4 + R"(, "data_offsets": [0, 16]}, "b": {)" + f32_4 +
                              R"(, "data_offsets": [24, 40]}})";
-    const safetensors_file r = open_bytes(raw_file(hole, zeros(40)));
-    CHECK(r.tensors().size() == 2);
-    CHECK(r.at("b").begin == 24);
+    REQUIRE_THROWS_WITH(open_bytes(raw_file(hole, zeros(40))),
+                        Contains("bad.safetensors: bytes [16, 24) of the data section belong to no tensor (a gap "
+                                 "before 'b')"));
+    const std::string one = R"({"a": {)" + f32_4 + R"(, "data_offsets": [0, 16]}})";
+    REQUIRE_THROWS_WITH(open_bytes(raw_file(one, zeros(20))),
+                        Contains("bad.safetensors: 4 bytes after the last tensor belong to no tensor"));
+    CHECK(open_bytes(raw_file(one, zeros(16))).tensors().size() == 1);
   }
   SECTION("looking up what is not there") {
     const safetensors_file r = open_bytes(raw_file(R"({"w": {)" + f32_4 + R"(, "data_offsets": [0, 16]}})", zeros(16)));

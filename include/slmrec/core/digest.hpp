@@ -15,6 +15,14 @@
 
 #include <slmrec/core/hash.hpp>
 
+// XXH3 (Debian's libxxhash-dev), compiled inline: slmrec stays header-only
+// and links nothing (XXH_INLINE_ALL also renames the symbols, so a program
+// that links libxxhash itself sees no clash).
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+
 namespace slmrec {
 
 inline std::uint64_t digest64(std::string_view bytes) {
@@ -36,5 +44,10 @@ inline std::uint64_t digest64(std::string_view bytes) {
 
 // The digest as 16 hex digits, the form files and messages carry.
 inline std::string digest_hex(std::string_view bytes) { return fmt::format("{:016x}", digest64(bytes)); }
+
+// XXH3-64 (seed 0) of a byte string: the per-tensor checksums of the
+// checkpoints slmrec writes. Tens of GB/s, so verifying a checkpoint costs a
+// small part of reading and converting it.
+inline std::uint64_t xxh3_64(const void* data, std::size_t size) noexcept { return XXH3_64bits(data, size); }
 
 }  // namespace slmrec

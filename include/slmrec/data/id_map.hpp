@@ -15,6 +15,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/data/dataset.hpp>
 #include <slmrec/data/detail/text.hpp>
+#include <slmrec/io/json.hpp>
 #include <string>
 #include <vector>
 
@@ -74,14 +75,11 @@ inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
 
 [[nodiscard]] inline id_map load_id_map(const std::filesystem::path& path) {
   const std::string file = path.string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(detail::read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: expected an slmrec id map (JSON), found invalid JSON: {}", file, e.what());
-  }
+  // Depth-limited, every JSON library exception turned into a slmrec::error.
+  const nlohmann::json j = io::parse_json(detail::read_file(path), file + " (an slmrec id map)");
   require(j.is_object() && j.contains("slmrec_id_map"), "{}: expected an slmrec id map, found other JSON", file);
-  require(j["slmrec_id_map"] == 1, "{}: expected id map version 1, found {}", file, j["slmrec_id_map"].dump());
+  require(j["slmrec_id_map"] == 1, "{}: expected id map version 1, found {}", file,
+          io::describe_json(j["slmrec_id_map"]));
   const auto names = [&](const char* key, std::size_t expected) {
     std::vector<std::string> out;
     const auto& v = j.value(key, nlohmann::json(nullptr));
@@ -90,7 +88,7 @@ inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
             key, expected, v.is_array() ? fmt::format("a list of {}", v.size()) : std::string(v.type_name()));
     out.reserve(expected);
     for (const auto& name : v) {
-      require(name.is_string(), "{}: expected string names in '{}', found {}", file, key, name.dump());
+      if (!name.is_string()) fail("{}: expected string names in '{}', found {}", file, key, io::describe_json(name));
       out.push_back(name.get<std::string>());
     }
     return out;
@@ -101,6 +99,8 @@ inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
   require(j.contains("num_items") && j["num_items"].is_number_integer() && j["num_items"].get<std::int64_t>() >= 0 &&
               j["num_items"].get<std::int64_t>() <= std::numeric_limits<std::int32_t>::max(),
           "{}: expected a non-negative 32-bit integer 'num_items'", file);
+  require(!j.contains("source") || j["source"].is_string(), "{}: expected a string 'source', found {}", file,
+          io::describe_json(j.value("source", nlohmann::json())));
   m.source = j.value("source", std::string{});
   m.num_users = j["num_users"].get<index>();
   m.num_items = j["num_items"].get<std::int32_t>();

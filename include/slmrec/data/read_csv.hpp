@@ -50,7 +50,7 @@ inline void split_csv(std::string_view line, std::vector<std::string>& fields, c
       skip_blanks();
       if (pos < line.size() && line[pos] != ',')
         fail("{}:{}: expected ',' after the closing quote of field {}, found '{}'", source, number, fields.size() + 1,
-             line[pos]);
+             detail::shown(line.substr(pos, 1)));
     } else {
       const auto comma = std::min(line.find(',', pos), line.size());
       field = trim(line.substr(pos, comma - pos));

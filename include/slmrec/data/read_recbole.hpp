@@ -76,9 +76,12 @@ inline dataset parse_recbole(std::string_view text, const std::string& source, c
   const index item_col = detail::find_column(names, options.item_column);
   const index rating_col = detail::find_column(names, options.rating_column);
   const index time_col = detail::find_column(names, options.timestamp_column);
-  if (user_col < 0 || item_col < 0)
+  if (user_col < 0 || item_col < 0) {
+    std::string found;
+    for (const auto& name : names) found += (found.empty() ? "" : ", ") + detail::shown(name);
     fail("{}:{}: missing column: expected fields '{}' and '{}' in the header, found {}", source, header_line,
-         options.user_column, options.item_column, fmt::join(names, ", "));
+         options.user_column, options.item_column, found);
+  }
 
   detail::records rec;
   rec.has_rating = rating_col >= 0;

@@ -15,6 +15,7 @@
 // first, so a crash leaves the old pair or a mismatch that is refused.
 #include <filesystem>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,7 @@
 #include <slmrec/index/hnsw_index.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/io/checkpoint_identity.hpp>
+#include <slmrec/io/json.hpp>
 
 namespace slmrec::ann {
 
@@ -66,17 +68,28 @@ inline hnsw_index load_checkpoint_index(const std::filesystem::path& dir) {
           dir.string(), meta_path.string(), dir.string());
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(io::read_file(meta_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); {}", meta_path.string(), e.what(), rebuild_hint(dir));
+    meta = io::read_json_file(meta_path);  // depth- and size-limited
+  } catch (const error& e) {
+    fail("{}; {}", e.what(), rebuild_hint(dir));
   }
   const auto field = [&]<class T>(const char* name, T) {
-    try {
-      return meta.at(nlohmann::json::json_pointer(name)).get<T>();
-    } catch (const nlohmann::json::exception&) {
+    const auto bad = [&] {
       fail("{}: no valid field '{}' (expected the metadata `slmrec index` writes); {}", meta_path.string(), name + 1,
            rebuild_hint(dir));
+    };
+    const nlohmann::json::json_pointer pointer(name);
+    if (!meta.contains(pointer)) bad();
+    const nlohmann::json& v = meta.at(pointer);
+    // A float where an integer belongs (1e300) would convert with undefined behaviour.
+    if constexpr (std::is_integral_v<T>) {
+      if (!v.is_number_integer()) bad();
     }
+    try {
+      return v.get<T>();
+    } catch (const nlohmann::json::exception&) {
+      bad();
+    }
+    return T{};
   };
   require(field("/format", std::string()) == "slmrec-hnsw-index" && field("/version", 0) == 1,
           "{}: format '{}' version {} (expected slmrec-hnsw-index version 1); {}", meta_path.string(),
@@ -86,8 +99,10 @@ inline hnsw_index load_checkpoint_index(const std::filesystem::path& dir) {
   require(built_for == now,
           "index in {} was built for a different checkpoint ({} recorded as {} bytes, digest {}; it is now {} bytes, "
           "digest {}); {}",
-          dir.string(), weights_file_name, built_for.value("bytes", nlohmann::json()).dump(),
-          built_for.value("digest", nlohmann::json()).dump(), now["bytes"].dump(), now["digest"].dump(), rebuild_hint(dir));
+          dir.string(), weights_file_name,
+          io::describe_json(built_for.is_object() ? built_for.value("bytes", nlohmann::json()) : built_for),
+          io::describe_json(built_for.is_object() ? built_for.value("digest", nlohmann::json()) : built_for),
+          now["bytes"].dump(), now["digest"].dump(), rebuild_hint(dir));
   require(std::filesystem::exists(graph_path), "{}: not found, but {} describes it; {}", graph_path.string(),
           meta_path.string(), rebuild_hint(dir));
   const std::string bytes = io::read_file(graph_path);

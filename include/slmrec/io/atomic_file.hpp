@@ -10,11 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <concepts>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <ios>
 #include <iterator>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -22,6 +24,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace slmrec::io {
@@ -137,33 +140,39 @@ void write_file_atomically(const std::filesystem::path& target, Writer&& write) 
   detail::commit(temporary, target);
 }
 
-// Reads a whole file (binary) into a string.
-inline std::string read_file(const std::filesystem::path& source) {
-  std::error_code ec;
-  // An ifstream "opens" a directory on Linux and fails only when reading.
-  require(!std::filesystem::is_directory(source, ec), "{}: cannot open for reading: it is a directory", source.string());
-  errno = 0;
-  std::ifstream in(source, std::ios::binary);
-  if (!in.is_open()) {
-    const int code = errno;
-    fail("{}: cannot open for reading: {}", source.string(),
-         code != 0 ? detail::errno_text(code) : std::string("unknown error"));
+// Reads a whole file (binary) into a string. Only regular files, after
+// following symbolic links: a weights file that is a link to /dev/zero, a
+// pipe or a /proc file has no size to check against, so it would be read
+// until memory runs out. `max_bytes` refuses larger files before reading.
+inline std::string read_file(const std::filesystem::path& source,
+                             std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max()) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+  const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) fail("{}: cannot open for reading: {}", source.string(), detail::errno_text(errno));
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_on_exit{fd};
+  struct ::stat st{};
+  if (::fstat(fd, &st) != 0) fail("{}: cannot read its size: {}", source.string(), detail::errno_text(errno));
+  require(!S_ISDIR(st.st_mode), "{}: cannot open for reading: it is a directory", source.string());
+  require(S_ISREG(st.st_mode),
+          "{}: not a regular file (a device, pipe or socket, after following links): slmrec reads only regular files",
+          source.string());
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  require(size <= max_bytes, "{}: {} bytes, more than the {} this file may have", source.string(), size, max_bytes);
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ::ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (got > 0) {
+      done += static_cast<std::size_t>(got);
+    } else if (got == 0) {
+      fail("{}: read {} of {} bytes (was the file changed while reading?)", source.string(), done, size);
+    } else if (errno != EINTR) {
+      fail("{}: read error: {}", source.string(), detail::errno_text(errno));
+    }
   }
-  std::string bytes;
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size > 0) {  // a regular file: read it in one go
-    bytes.resize(static_cast<std::size_t>(size));
-    in.seekg(0, std::ios::beg);
-    in.read(bytes.data(), size);
-    require(in.gcount() == size, "{}: read {} of {} bytes (was the file changed while reading?)", source.string(),
-            static_cast<long long>(in.gcount()), static_cast<long long>(size));
-  } else {  // size unknown (a pipe, /proc): read to the end
-    in.clear();
-    in.seekg(0, std::ios::beg);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  require(!in.bad(), "{}: read error: {}", source.string(), detail::errno_text(errno));
   return bytes;
 }
 

@@ -9,15 +9,20 @@
 // Reading trusts nothing: every malformed file gives an slmrec::error that
 // names the file, the tensor and what was expected versus found, because the
 // files come from other programs and the user has to fix them, not us.
+#include "slmrec/core/digest.hpp"
 #include "slmrec/core/error.hpp"
 #include "slmrec/core/half.hpp"
 #include "slmrec/io/atomic_file.hpp"
+#include "slmrec/io/json.hpp"
+#include "slmrec/core/limits.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -90,6 +95,23 @@ inline dtype parse_dtype(std::string_view name) {
   return *t;
 }
 
+// ---------------------------------------------------------------- checksums
+
+// Every file slmrec writes records, in its __metadata__, one checksum per
+// tensor: key "xxh3_64:<tensor name>", value the XXH3-64 (seed 0) of the
+// tensor's bytes as 16 lowercase hex digits. Other readers see ordinary
+// string metadata; ours check each tensor on open and name the one that
+// does not match. metadata() does not list these keys.
+inline constexpr std::string_view checksum_prefix = "xxh3_64:";
+
+// Whether safetensors_file::open checks recorded checksums (default yes); a
+// command line's --no-verify turns it off for the whole process.
+inline std::atomic<bool> verify_checksums{true};
+
+inline std::string checksum_hex(std::span<const std::byte> bytes) {
+  return fmt::format("{:016x}", xxh3_64(bytes.data(), bytes.size()));
+}
+
 // ---------------------------------------------------------------- tensors
 
 struct tensor_info {
@@ -148,13 +170,6 @@ inline std::optional<std::int64_t> checked_numel(std::span<const std::int64_t> s
   return n;
 }
 
-// A JSON value for an error message: compact, never throwing on bad UTF-8, short.
-inline std::string show(const nlohmann::json& j) {
-  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (s.size() > 80) s = s.substr(0, 77) + "...";
-  return s;
-}
-
 }  // namespace detail
 
 // ---------------------------------------------------------------- reading
@@ -162,16 +177,24 @@ inline std::string show(const nlohmann::json& j) {
 // A whole safetensors file in memory, validated on open.
 class safetensors_file {
  public:
-  static safetensors_file open(const std::filesystem::path& path) { return parse(read_file(path), path); }
+  // `verify`: check the recorded per-tensor checksums (see above).
+  static safetensors_file open(const std::filesystem::path& path, bool verify = verify_checksums.load()) {
+    return parse(read_file(path), path, verify);
+  }
 
   // Parses bytes already in memory; `source` names them in error messages.
-  static safetensors_file parse(std::string bytes, std::filesystem::path source) {
+  static safetensors_file parse(std::string bytes, std::filesystem::path source,
+                                bool verify = verify_checksums.load()) {
     safetensors_file f;
     f.bytes_ = std::move(bytes);
     f.path_ = std::move(source);
     f.read_header();
+    f.check_checksums(verify);
     return f;
   }
+
+  // True when the file records a checksum per tensor (slmrec writes them).
+  bool has_checksums() const noexcept { return checksummed_ || !checksums_.empty(); }
 
   const std::filesystem::path& path() const noexcept { return path_; }
   const std::vector<tensor_info>& tensors() const noexcept { return tensors_; }  // sorted by name
@@ -206,12 +229,24 @@ class safetensors_file {
     }
   }
 
-  // As to_float, after checking the shape: the usual way a model loads a weight.
+  // As to_float, after checking the shape, and refusing NaN and infinity:
+  // the usual way a model loads a weight (a non-finite weight would turn
+  // every score it touches into garbage without a word).
   std::vector<float> to_float_checked(std::string_view name, const std::vector<std::int64_t>& expected_shape) const {
     const tensor_info& t = at(name);
-    require(t.shape == expected_shape, "{}: tensor '{}' has shape [{}], expected [{}]", path_.string(), t.name,
-            fmt::join(t.shape, ", "), fmt::join(expected_shape, ", "));
-    return to_float(name);
+    if (t.shape != expected_shape)
+      fail("{}: tensor '{}' has shape [{}], expected [{}]", path_.string(), printable(t.name), fmt::join(t.shape, ", "),
+           fmt::join(expected_shape, ", "));
+    std::vector<float> values = to_float(name);
+    const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != values.end()) {
+      const auto i = static_cast<std::int64_t>(bad - values.begin());
+      const std::int64_t cols = t.shape.size() >= 2 ? t.shape.back() : 0;
+      fail("{}: tensor '{}' ({}) element {}{} is {}: weights must be finite", path_.string(), printable(t.name),
+           dtype_name(t.type), i, cols > 0 ? fmt::format(" (row {}, col {})", i / cols, i % cols) : std::string(),
+           *bad);
+    }
+    return values;
   }
 
   // I32 as is; I64 if every value fits; I8 and U8 widened.
@@ -225,9 +260,9 @@ class safetensors_file {
         const std::vector<std::int64_t> wide = to_int64(name);
         std::vector<std::int32_t> out(wide.size());
         for (std::size_t i = 0; i < wide.size(); ++i) {
-          require(wide[i] >= std::numeric_limits<std::int32_t>::min() &&
-                      wide[i] <= std::numeric_limits<std::int32_t>::max(),
-                  "{}: tensor '{}' (I64): element {} = {} does not fit in int32", path_.string(), t.name, i, wide[i]);
+          if (wide[i] < std::numeric_limits<std::int32_t>::min() || wide[i] > std::numeric_limits<std::int32_t>::max())
+            fail("{}: tensor '{}' (I64): element {} = {} does not fit in int32", path_.string(), printable(t.name), i,
+                 wide[i]);
           out[i] = static_cast<std::int32_t>(wide[i]);
         }
         return out;
@@ -290,13 +325,8 @@ class safetensors_file {
     header_size_ = static_cast<std::size_t>(length);
     const std::size_t data_size = bytes_.size() - 8 - header_size_;
 
-    nlohmann::json header;
-    try {
-      header = nlohmann::json::parse(bytes_.begin() + 8, bytes_.begin() + 8 + static_cast<std::ptrdiff_t>(header_size_));
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: the header is not valid JSON: {}", file, e.what());
-    }
-    require(header.is_object(), "{}: the header must be a JSON object, found {}", file, header.type_name());
+    const nlohmann::json header = parse_json(std::string_view(bytes_).substr(8, header_size_), file + ": the header");
+    if (!header.is_object()) fail("{}: the header must be a JSON object, found {}", file, header.type_name());
 
     for (const auto& [name, entry] : header.items()) {
       if (name == "__metadata__") {
@@ -306,87 +336,149 @@ class safetensors_file {
       }
     }
     std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    reject_overlaps();
+    require_exact_cover(data_size);
   }
 
   void read_metadata(const nlohmann::json& entry) {
-    require(entry.is_object(), "{}: '__metadata__' must be an object of strings, found {}", path_.string(),
-            entry.type_name());
+    if (!entry.is_object())
+      fail("{}: '__metadata__' must be an object of strings, found {}", path_.string(), describe_json(entry));
     for (const auto& [key, value] : entry.items()) {
-      require(value.is_string(), "{}: '__metadata__' value of '{}' must be a string, found {}", path_.string(), key,
-              detail::show(value));
-      metadata_[key] = value.get<std::string>();
+      if (!value.is_string())
+        fail("{}: '__metadata__' value of '{}' must be a string, found {}", path_.string(), printable(key),
+             describe_json(value));
+      if (std::string_view(key).starts_with(checksum_prefix)) {
+        checksums_[key.substr(checksum_prefix.size())] = value.get<std::string>();
+      } else if (key == "checksums") {
+        checksummed_ = true;
+      } else {
+        metadata_[key] = value.get<std::string>();
+      }
     }
   }
 
+  // With checksums recorded: every tensor has one and matches it (a tensor
+  // without one is a header edited by hand). Without: a file slmrec wrote
+  // before checksums existed loads with a warning; other writers' files
+  // (Hugging Face's) have none to check.
+  void check_checksums(bool verify) const {
+    if (!has_checksums()) {
+      const auto format = metadata_.find("format");
+      if (format != metadata_.end() && format->second == "slmrec")
+        warn("{}: written without checksums (by an slmrec before they were recorded): loaded unverified",
+             path_.string());
+      return;
+    }
+    if (!verify) return;
+    for (const tensor_info& t : tensors_) {
+      const auto it = checksums_.find(t.name);
+      if (it == checksums_.end())
+        fail("{}: tensor '{}' has no checksum, while the file records them (a header edited by hand?); "
+             "--no-verify loads it anyway",
+             path_.string(), printable(t.name));
+      const std::string actual = checksum_hex({data_begin() + t.begin, t.byte_size()});
+      if (actual != it->second)
+        fail("{}: tensor '{}': checksum mismatch (XXH3-64 recorded {}, its bytes give {}): the file is damaged or "
+             "was modified; --no-verify loads it anyway",
+             path_.string(), printable(t.name), printable(it->second, 20), actual);
+    }
+    for (const auto& [name, digest] : checksums_)
+      if (find(name) == nullptr)
+        fail("{}: a checksum is recorded for tensor '{}', which the file does not have", path_.string(),
+             printable(name));
+  }
+
+  // Linear in the header's size: a message is formatted only when its check
+  // fails (a shape of 100,000 dimensions must not be printed 100,000 times).
   tensor_info read_entry(const std::string& name, const nlohmann::json& entry, std::size_t data_size) const {
     const std::string file = path_.string();
-    require(entry.is_object(), "{}: tensor '{}': entry must be an object, found {}", file, name, detail::show(entry));
+    const std::string shown = printable(name);
+    if (!entry.is_object()) fail("{}: tensor '{}': entry must be an object, found {}", file, shown, describe_json(entry));
     for (const char* key : {"dtype", "shape", "data_offsets"}) {
-      require(entry.contains(key), "{}: tensor '{}': entry has no '{}'", file, name, key);
+      if (!entry.contains(key)) fail("{}: tensor '{}': entry has no '{}'", file, shown, key);
     }
     tensor_info t;
     t.name = name;
 
     const nlohmann::json& type = entry["dtype"];
-    require(type.is_string(), "{}: tensor '{}': 'dtype' must be a string, found {}", file, name, detail::show(type));
+    if (!type.is_string())
+      fail("{}: tensor '{}': 'dtype' must be a string, found {}", file, shown, describe_json(type));
     const std::optional<dtype> parsed = dtype_from_name(type.get<std::string>());
-    require(parsed.has_value(), "{}: tensor '{}': unsupported dtype '{}' (slmrec reads {})", file, name,
-            type.get<std::string>(), supported_dtype_names());
+    if (!parsed)
+      fail("{}: tensor '{}': unsupported dtype '{}' (slmrec reads {})", file, shown, printable(type.get<std::string>()),
+           supported_dtype_names());
     t.type = *parsed;
 
     const nlohmann::json& shape = entry["shape"];
-    require(shape.is_array(), "{}: tensor '{}': 'shape' must be an array of integers, found {}", file, name,
-            detail::show(shape));
-    for (const nlohmann::json& d : shape) {
-      require(d.is_number_integer(), "{}: tensor '{}': 'shape' must be an array of integers, found {}", file, name,
-              detail::show(shape));
-      require(d.is_number_unsigned() || d.get<std::int64_t>() >= 0, "{}: tensor '{}': negative dimension in shape {}",
-              file, name, detail::show(shape));
-      require(!d.is_number_unsigned() || d.get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<std::int64_t>::max()},
-              "{}: tensor '{}': dimension too large in shape {}", file, name, detail::show(shape));
+    if (!shape.is_array())
+      fail("{}: tensor '{}': 'shape' must be an array of integers, found {}", file, shown, describe_json(shape));
+    if (shape.size() > std::size_t(limits::max_tensor_rank))
+      fail("{}: tensor '{}': 'shape' has {} dimensions, at most {} are read", file, shown, shape.size(),
+           limits::max_tensor_rank);
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+      const nlohmann::json& d = shape[k];
+      const bool ok = d.is_number_unsigned() ? d.get<std::uint64_t>() <= std::uint64_t(limits::max_tensor_dim)
+                                             : d.is_number_integer() && d.get<std::int64_t>() >= 0 &&
+                                                   d.get<std::int64_t>() <= limits::max_tensor_dim;
+      if (!ok)
+        fail("{}: tensor '{}': dimension {} of 'shape' is {}, expected an integer in [0, {}]", file, shown, k,
+             describe_json(d), limits::max_tensor_dim);
       t.shape.push_back(d.get<std::int64_t>());
     }
 
     const nlohmann::json& offsets = entry["data_offsets"];
-    const bool offsets_ok = offsets.is_array() && offsets.size() == 2 &&
-                            std::all_of(offsets.begin(), offsets.end(), [](const auto& o) { return o.is_number_unsigned(); });
-    require(offsets_ok, "{}: tensor '{}': 'data_offsets' must be [begin, end], two non-negative integers, found {}", file,
-            name, detail::show(offsets));
+    const bool offsets_ok = offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+                            offsets[1].is_number_unsigned();
+    if (!offsets_ok)
+      fail("{}: tensor '{}': 'data_offsets' must be [begin, end], two non-negative integers, found {}", file, shown,
+           offsets.is_array() && offsets.size() <= 2 ? describe_json(offsets[0]) + ", " +
+                                                           (offsets.size() == 2 ? describe_json(offsets[1]) : "")
+                                                     : describe_json(offsets));
     const auto begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
-    require(begin <= end, "{}: tensor '{}': data_offsets [{}, {}] have begin after end", file, name, begin, end);
-    require(end <= data_size, "{}: tensor '{}': data_offsets [{}, {}] run past the end of the data section ({} bytes)",
-            file, name, begin, end, data_size);
+    if (begin > end) fail("{}: tensor '{}': data_offsets [{}, {}] have begin after end", file, shown, begin, end);
+    if (end > data_size)
+      fail("{}: tensor '{}': data_offsets [{}, {}] run past the end of the data section ({} bytes)", file, shown, begin,
+           end, data_size);
     t.begin = static_cast<std::size_t>(begin);
     t.end = static_cast<std::size_t>(end);
 
     const std::optional<std::int64_t> numel = detail::checked_numel(t.shape);
-    require(numel.has_value(), "{}: tensor '{}': shape [{}] has too many elements", file, name, fmt::join(t.shape, ", "));
+    if (!numel) fail("{}: tensor '{}': shape [{}] has too many elements", file, shown, fmt::join(t.shape, ", "));
     const auto expected = static_cast<std::uint64_t>(*numel);
     const bool fits = expected <= std::numeric_limits<std::uint64_t>::max() / dtype_size(t.type);
-    require(fits && expected * dtype_size(t.type) == end - begin,
-            "{}: tensor '{}': shape [{}] of {} needs {} elements * {} bytes, but data_offsets [{}, {}] hold {} bytes",
-            file, name, fmt::join(t.shape, ", "), dtype_name(t.type), expected, dtype_size(t.type), begin, end,
-            end - begin);
+    if (!fits || expected * dtype_size(t.type) != end - begin)
+      fail("{}: tensor '{}': shape [{}] of {} needs {} elements * {} bytes, but data_offsets [{}, {}] hold {} bytes",
+           file, shown, fmt::join(t.shape, ", "), dtype_name(t.type), expected, dtype_size(t.type), begin, end,
+           end - begin);
     return t;
   }
 
-  // The format forbids overlaps and holes; an overlap means corrupt data, a
-  // hole only wasted bytes (some writers align), so only overlaps are errors.
-  void reject_overlaps() const {
+  // As the reference implementation: the tensors, in offset order, cover the
+  // data section exactly. An overlap would alias two tensors; a gap or bytes
+  // after the last tensor hold data no tensor describes (a damaged or
+  // hand-made file), so both are refused too.
+  void require_exact_cover(std::size_t data_size) const {
     std::vector<const tensor_info*> by_offset;
-    for (const tensor_info& t : tensors_) {
-      if (t.byte_size() > 0) by_offset.push_back(&t);
-    }
-    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
-    const tensor_info* furthest = nullptr;  // of those seen, the one reaching furthest
+    by_offset.reserve(tensors_.size());
+    for (const tensor_info& t : tensors_) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](auto* a, auto* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+    std::size_t covered = 0;
+    const tensor_info* previous = nullptr;
     for (const tensor_info* t : by_offset) {
-      if (furthest != nullptr) {
-        require(t->begin >= furthest->end, "{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap in the data section",
-                path_.string(), furthest->name, furthest->begin, furthest->end, t->name, t->begin, t->end);
-      }
-      if (furthest == nullptr || t->end > furthest->end) furthest = t;
+      if (t->begin < covered)
+        fail("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap in the data section", path_.string(),
+             printable(previous->name), previous->begin, previous->end, printable(t->name), t->begin, t->end);
+      if (t->begin > covered)
+        fail("{}: bytes [{}, {}) of the data section belong to no tensor (a gap before '{}'); safetensors tensors "
+             "cover the data exactly",
+             path_.string(), covered, t->begin, printable(t->name));
+      covered = t->end;
+      previous = t;
     }
+    if (covered != data_size)
+      fail("{}: {} bytes after the last tensor belong to no tensor (the data section has {} bytes, the tensors "
+           "cover {})",
+           path_.string(), data_size - covered, data_size, covered);
   }
 
   safetensors_file() = default;
@@ -396,6 +488,8 @@ class safetensors_file {
   std::size_t header_size_ = 0;
   std::vector<tensor_info> tensors_;
   std::map<std::string, std::string> metadata_;
+  std::map<std::string, std::string> checksums_;  // tensor name -> hex digest
+  bool checksummed_ = false;                        // "checksums": "xxh3_64" in the metadata
 };
 
 // ---------------------------------------------------------------- writing
@@ -442,7 +536,14 @@ class safetensors_writer {
     add_encoded(std::move(name), dtype::i64, std::move(shape), values, [](std::int64_t v) { return v; });
   }
 
-  void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
+  void set_metadata(std::string key, std::string value) {
+    require(!key.starts_with(checksum_prefix) && key != "checksums",
+            "safetensors_writer: metadata key '{}' is reserved for checksums", key);
+    metadata_[std::move(key)] = std::move(value);
+  }
+
+  // Record a checksum per tensor (the default; see the top of this file).
+  void set_checksums(bool on) noexcept { checksums_ = on; }
 
   // The complete file as bytes.
   std::string serialize() const {
@@ -459,7 +560,12 @@ class safetensors_writer {
   void write_to(std::ostream& out) const {
     const std::vector<const std::pair<const std::string, entry>*> order = layout();
     nlohmann::json header = nlohmann::json::object();
-    if (!metadata_.empty()) header["__metadata__"] = metadata_;
+    std::map<std::string, std::string> metadata = metadata_;
+    if (checksums_) {
+      metadata["checksums"] = "xxh3_64";
+      for (const auto* e : order) metadata[std::string(checksum_prefix) + e->first] = checksum_hex(e->second.data);
+    }
+    if (!metadata.empty()) header["__metadata__"] = metadata;
     std::uint64_t offset = 0;
     for (const auto* e : order) {
       const std::uint64_t size = e->second.data.size();
@@ -510,6 +616,7 @@ class safetensors_writer {
 
   std::map<std::string, entry> entries_;
   std::map<std::string, std::string> metadata_;
+  bool checksums_ = true;
 };
 
 }  // namespace slmrec::io

@@ -29,14 +29,33 @@ decltype(auto) with_recommender(const recommender_config& cfg, bool with_grads, 
   return with_new_recommender<BE>(cfg, with_grads, [&](auto m) -> decltype(auto) { return f(*m); });
 }
 
+// The "model" section of a checkpoint's parsed config.json.
+inline recommender_config checkpoint_model_config(const nlohmann::json& config, const std::filesystem::path& dir) {
+  return read_recommender_config(io::json_reader(config, (dir / "config.json").string()).object("model"));
+}
+
+// Refuses a config whose model needs more weights than `weights` holds
+// (`bytes_per_parameter` at the least, 0.5 for int4), before any allocation.
+inline void require_weights_fit(const recommender_config& cfg, const std::filesystem::path& weights,
+                                double bytes_per_parameter) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(weights, ec);
+  if (ec) return;  // missing or not a file: opening it reports that
+  const index needed = cfg.minimum_parameters();
+  require(double(needed) * bytes_per_parameter <= double(size),
+          "{}: the config describes a model of at least {} parameters ({} items of width {}, {} layers of width {}), "
+          "which need at least {:.0f} bytes, but the file has {}",
+          weights.string(), needed, cfg.num_items, cfg.resolved_item_dim(), cfg.layers, cfg.dim,
+          double(needed) * bytes_per_parameter, size);
+}
+
+// The model config of a checkpoint directory, checked against its weights
+// (half a byte a parameter, the smallest of every format) before a caller
+// builds a model from it (prune, distill --teacher, train --items-from).
 inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
-  const auto j = train::read_checkpoint_config(dir);
-  require(j.contains("model"), "{}: config.json has no 'model' section", (dir / "config.json").string());
-  try {
-    return j.at("model").get<recommender_config>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad model config: {}", (dir / "config.json").string(), e.what());
-  }
+  const recommender_config cfg = checkpoint_model_config(train::read_checkpoint_config(dir), dir);
+  require_weights_fit(cfg, dir / "model.safetensors", 0.5);
+  return cfg;
 }
 
 // Loads a checkpoint's best weights into a fresh inference model and calls
@@ -48,6 +67,7 @@ decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
           "export need the float checkpoint it was made from",
           dir.string());
   const auto cfg = checkpoint_model_config(dir);
+  require_weights_fit(cfg, dir / "model.safetensors", 4.0);  // F32
   return with_new_recommender<BE>(cfg, false, [&](auto m) -> decltype(auto) {
     train::load_model_weights(dir, m->parameters());
     return f(std::move(m));

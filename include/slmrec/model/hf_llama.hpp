@@ -8,11 +8,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <slmrec/core/error.hpp>
+#include <slmrec/io/json.hpp>
 #include <slmrec/io/safetensors.hpp>
 #include <slmrec/model/hf_llama_config.hpp>
 #include <slmrec/model/llama_decoder.hpp>
@@ -33,21 +35,33 @@ class hf_weights {
       w.files_.push_back(io::safetensors_file::open(dir_or_file / "model.safetensors"));
     } else if (fs::exists(dir_or_file / "model.safetensors.index.json")) {
       const auto index_file = dir_or_file / "model.safetensors.index.json";
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(io::read_file(index_file));
-      } catch (const nlohmann::json::exception& e) {
-        fail("{}: not valid JSON: {}", index_file.string(), e.what());
-      }
-      require(j.contains("weight_map") && j.at("weight_map").is_object(), "{}: missing 'weight_map'",
-              index_file.string());
+      const nlohmann::json j = io::read_json_file(index_file);
+      const io::json_reader r(j, index_file.string());
+      const nlohmann::json& map = r.at("weight_map");
+      require(map.is_object(), "{}: expected an object of tensor name to file name, found {}", r.where("weight_map"),
+              io::describe_json(map));
       std::set<std::string> shards;
-      for (const auto& [name, shard] : j.at("weight_map").items()) shards.insert(shard.get<std::string>());
-      for (const auto& shard : shards) w.files_.push_back(io::safetensors_file::open(dir_or_file / shard));
+      for (const auto& [name, shard] : map.items()) {
+        require(shard.is_string(), "{}: tensor '{}' maps to {}, expected a file name", r.where("weight_map"),
+                printable(name), io::describe_json(shard));
+        shards.insert(shard.get<std::string>());
+      }
+      for (const auto& shard : shards) {
+        require_plain_file_name(shard, index_file);
+        w.files_.push_back(io::safetensors_file::open(dir_or_file / shard));
+      }
     } else {
       fail("{}: no model.safetensors or model.safetensors.index.json here", dir_or_file.string());
     }
     return w;
+  }
+
+  // The bytes of tensor data across the files.
+  [[nodiscard]] std::uint64_t data_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& f : files_)
+      for (const auto& t : f.tensors()) n += t.byte_size();
+    return n;
   }
 
   [[nodiscard]] const io::safetensors_file* find(const std::string& name) const {
@@ -69,6 +83,15 @@ class hf_weights {
   }
 
  private:
+  // A shard stays inside the model directory: a plain file name, never a
+  // path ("../../etc/passwd", "/dev/zero", "sub/x") that would leave it.
+  static void require_plain_file_name(const std::string& shard, const std::filesystem::path& index_file) {
+    const bool plain = !shard.empty() && shard != "." && shard != ".." &&
+                       shard.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
+    require(plain, "{}: shard '{}' is not a plain file name in the model directory (no paths, no '..')",
+            index_file.string(), printable(shard));
+  }
+
   std::vector<io::safetensors_file> files_;
 };
 
@@ -110,9 +133,17 @@ loaded_llama<BE> load_hf_llama(const std::filesystem::path& dir, index layers = 
   require(layers >= 0 && layers <= m.config.layers, "{}: asked for {} layers, the checkpoint has {}", dir.string(),
           layers, m.config.layers);
   const index depth = layers == 0 ? m.config.layers : layers;
+  const hf_weights weights = hf_weights::open(weights_file.empty() ? dir : weights_file);
+  // Before building anything: the config's sizes must fit the weights present
+  // (2 bytes a parameter at the least, bf16 and fp16).
+  const index needed = minimum_parameters(m.config, depth);
+  require(double(needed) * 2.0 <= double(weights.data_bytes()),
+          "{}: config.json describes {} layers of width {} (at least {} parameters, {:.0f} bytes), but {} hold {} "
+          "bytes of tensors",
+          dir.string(), depth, m.config.block.dim, needed, double(needed) * 2.0, weights.describe(),
+          weights.data_bytes());
   m.decoder = std::make_unique<llama_decoder<BE>>(m.config.block, depth);
   m.params.attach(*m.decoder, with_grads);
-  const hf_weights weights = hf_weights::open(weights_file.empty() ? dir : weights_file);
   load_parameters(m.params, weights);
   m.full_precision = weights.full_precision();
   return m;

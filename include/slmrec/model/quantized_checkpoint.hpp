@@ -162,13 +162,10 @@ namespace detail {
 
 // The scheme and int4 block of a checkpoint's parsed config ("none" for float).
 inline std::pair<std::string, index> quant_section(const nlohmann::json& j, const std::filesystem::path& dir) {
-  if (!j.contains("quant")) return {"none", 0};
-  try {
-    const auto& q = j.at("quant");
-    return {q.at("scheme").get<std::string>(), q.value("block", index(32))};
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad 'quant' section: {}", (dir / "config.json").string(), e.what());
-  }
+  const io::json_reader config(j, (dir / "config.json").string());
+  if (!config.has("quant")) return {"none", 0};
+  const io::json_reader q = config.object("quant");
+  return {q.string("scheme"), index(q.integer_or("block", 32, 1, limits::max_dim))};
 }
 
 }  // namespace detail
@@ -186,13 +183,10 @@ decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto config = train::read_checkpoint_config(dir);
   const auto [scheme, block] = detail::quant_section(config, dir);
   if (scheme == "none") return open_checkpoint<BE>(dir, std::forward<F>(f));
-  recommender_config cfg;
-  try {
-    cfg = config.at("model").get<recommender_config>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad model config: {}", (dir / "config.json").string(), e.what());
-  }
+  const recommender_config cfg = checkpoint_model_config(config, dir);
   const auto open = [&]<class Q>(Q) -> decltype(auto) {
+    // The smallest codes (int4: half a byte a weight), checked before allocating.
+    require_weights_fit(cfg, dir / "model.safetensors", std::is_same_v<Q, quant::int4_block<32>> ? 0.5 : 1.0);
     const auto build = [&]<class Arch>(Arch) -> decltype(auto) {
       auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
       load_quantized_weights(dir, *m);

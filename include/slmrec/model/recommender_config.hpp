@@ -2,13 +2,16 @@
 // The run-time description of a recommender: what a checkpoint's config.json
 // holds, what the command line fills in, and what a compile-time
 // recommender<Backend, Arch, Depth> is checked against when it loads one.
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/io/json.hpp>
 
 namespace slmrec::model {
 
@@ -40,9 +43,42 @@ struct recommender_config {
   }
   [[nodiscard]] double resolved_norm_eps() const { return norm_eps > 0 ? norm_eps : (arch == "sasrec" ? 1e-8 : 1e-6); }
 
+  // A lower bound on the parameters of a model of this config (the item table,
+  // each block's attention and feed-forward matrices, and max_len x head width
+  // for the position table or rotary cache), overflow-checked:
+  // a loader compares it with the bytes a weights file holds before building
+  // anything, so a config claiming 2^31 items or 10^9 layers is refused, not
+  // allocated.
+  [[nodiscard]] index minimum_parameters() const {
+    const char* what = "model config";
+    const index width = limits::checked_mul({heads, resolved_head_dim()}, what);
+    const index kv_width = limits::checked_mul({resolved_kv_heads(), resolved_head_dim()}, what);
+    const index block = limits::checked_add({limits::checked_mul({2, dim, width}, what),
+                                             limits::checked_mul({2, dim, kv_width}, what),
+                                             limits::checked_mul({2, dim, resolved_ffn()}, what)},
+                                            what);
+    return limits::checked_add({limits::checked_mul({num_items + 1, resolved_item_dim()}, what),
+                                limits::checked_mul({layers, block}, what),
+                                limits::checked_mul({max_len, resolved_head_dim()}, what)},
+                               what);
+  }
+
   void validate() const {
     require(arch == "sasrec" || arch == "llama", "model config: arch '{}' is not one of sasrec, llama", arch);
-    require(num_items >= 1, "model config: num_items = {}, expected at least 1", num_items);
+    require(num_items >= 1 && num_items <= limits::max_items, "model config: num_items = {}, expected 1..{}", num_items,
+            limits::max_items);
+    require(dim <= limits::max_dim && item_dim >= 0 && item_dim <= limits::max_dim && head_dim <= limits::max_head_dim &&
+                layers <= limits::max_layers && heads <= limits::max_heads && kv_heads >= 0 &&
+                kv_heads <= limits::max_heads && ffn >= 0 && ffn <= limits::max_ffn && max_len <= limits::max_len,
+            "model config: a size is beyond slmrec's limits (dim, item_dim <= {}, head_dim <= {}, layers, heads, kv_heads <= "
+            "{}, ffn <= {}, max_len <= {}; got dim {}, item_dim {}, head_dim {}, layers {}, heads {}, kv_heads {}, "
+            "ffn {}, max_len {})",
+            limits::max_dim, limits::max_head_dim, limits::max_layers, limits::max_ffn, limits::max_len, dim, item_dim, head_dim, layers,
+            heads, kv_heads, ffn, max_len);
+    require(std::isfinite(rope_theta) && rope_theta > 0, "model config: rope_theta {} must be a positive number",
+            rope_theta);
+    require(std::isfinite(norm_eps) && norm_eps >= 0 && std::isfinite(init_std) && init_std >= 0,
+            "model config: norm_eps {} and init_std {} must be finite and non-negative", norm_eps, init_std);
     require(dim >= 1 && layers >= 1 && heads >= 1 && max_len >= 1,
             "model config: dim, layers, heads and max_len must be positive (got {}, {}, {}, {})", dim, layers, heads,
             max_len);
@@ -74,25 +110,40 @@ inline void to_json(nlohmann::json& j, const recommender_config& c) {
        {"aux_layers", c.aux_layers}};
 }
 
-inline void from_json(const nlohmann::json& j, recommender_config& c) {
+// Reads the "model" section of a checkpoint's config.json: every field typed
+// and range-checked (limits.hpp), then validate()d, before any model is built.
+inline recommender_config read_recommender_config(const io::json_reader& r) {
+  using limits::max_dim;
   const recommender_config d;
-  c.arch = j.value("arch", d.arch);
-  c.num_items = j.at("num_items").get<index>();
-  c.dim = j.value("dim", d.dim);
-  c.item_dim = j.value("item_dim", d.item_dim);
-  c.heads = j.value("heads", d.heads);
-  c.kv_heads = j.value("kv_heads", d.kv_heads);
-  c.head_dim = j.value("head_dim", d.head_dim);
-  c.ffn = j.value("ffn", d.ffn);
-  c.layers = j.value("layers", d.layers);
-  c.max_len = j.value("max_len", d.max_len);
-  c.dropout = j.value("dropout", d.dropout);
-  c.norm_eps = j.value("norm_eps", d.norm_eps);
-  c.rope_theta = j.value("rope_theta", d.rope_theta);
-  c.init_std = j.value("init_std", d.init_std);
-  c.head = j.value("head", d.head);
-  c.freeze_items = j.value("freeze_items", d.freeze_items);
-  c.aux_layers = j.value("aux_layers", d.aux_layers);
+  recommender_config c;
+  c.arch = r.string_or("arch", d.arch);
+  c.num_items = r.integer("num_items", 1, limits::max_items);
+  c.dim = r.integer_or("dim", d.dim, 1, max_dim);
+  c.item_dim = r.integer_or("item_dim", d.item_dim, 0, max_dim);
+  c.heads = r.integer_or("heads", d.heads, 1, limits::max_heads);
+  c.kv_heads = r.integer_or("kv_heads", d.kv_heads, 0, limits::max_heads);
+  c.head_dim = r.integer_or("head_dim", d.head_dim, 0, limits::max_head_dim);
+  c.ffn = r.integer_or("ffn", d.ffn, 0, limits::max_ffn);
+  c.layers = r.integer_or("layers", d.layers, 1, limits::max_layers);
+  c.max_len = r.integer_or("max_len", d.max_len, 1, limits::max_len);
+  c.dropout = r.real_or("dropout", d.dropout, 0.0, 0.999999);
+  c.norm_eps = r.real_or("norm_eps", d.norm_eps, 0.0, 1.0);
+  c.rope_theta = r.positive_real_or("rope_theta", d.rope_theta, 1e12);
+  c.init_std = r.real_or("init_std", d.init_std, 0.0, 1e3);
+  c.head = r.string_or("head", d.head);
+  c.freeze_items = r.boolean_or("freeze_items", d.freeze_items);
+  c.aux_layers = r.integers_or("aux_layers", d.aux_layers, 0, limits::max_layers, std::size_t(limits::max_layers));
+  try {
+    c.validate();
+  } catch (const error& e) {
+    fail("{}: {}", r.source(), e.what());
+  }
+  return c;
+}
+
+// For nlohmann's get<recommender_config>() (a config that is not a file).
+inline void from_json(const nlohmann::json& j, recommender_config& c) {
+  c = read_recommender_config(io::json_reader(j, "model config"));
 }
 
 }  // namespace slmrec::model

@@ -16,6 +16,7 @@
 
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/core/half.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/quant/scheme.hpp>
@@ -119,7 +120,7 @@ class half_matrix {
   half_matrix(index rows, index cols, const char* what) : rows_(rows), cols_(cols) {
     require(rows >= 0 && cols >= 0, "quant::half_matrix<{}>::{}: negative shape [{}, {}]", Format::name, what, rows,
             cols);
-    bits_.resize(std::size_t(rows * cols));
+    bits_.resize(std::size_t(limits::checked_mul({rows, cols}, "quant::half_matrix")));
   }
 
   index rows_ = 0;

@@ -15,6 +15,7 @@
 
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/core/half.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/quant/activations.hpp>
@@ -212,6 +213,7 @@ class int4_matrix {
  private:
   int4_matrix(index rows, index cols, const char* what) : rows_(rows), cols_(cols) {
     require(rows >= 0 && cols >= 0, "quant::int4_matrix::{}: negative shape [{}, {}]", what, rows, cols);
+    (void)limits::checked_mul({rows + panel, cols + Block + group}, "quant::int4_matrix");  // padding included
     blocks_ = (cols + Block - 1) / Block;
     packed_.assign(std::size_t(padded_rows() * padded_cols() / 2), 0x88);  // q = 0 everywhere
     scales_.assign(std::size_t(padded_rows() * blocks_), 0.0f);

@@ -14,6 +14,7 @@
 
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/quant/activations.hpp>
 #include <slmrec/quant/detail/cpu_features.hpp>
@@ -120,6 +121,7 @@ class int8_matrix {
     require(rows >= 0 && cols >= 0, "quant::int8_matrix::{}: negative shape [{}, {}]", what, rows, cols);
     require(cols <= max_cols, "quant::int8_matrix::{}: {} inputs, at most {} keep the int32 accumulators exact", what,
             cols, max_cols);
+    (void)limits::checked_mul({rows + panel, cols + row_align}, "quant::int8_matrix");  // padding included
     padded_cols_ = round_up(cols, row_align);
     packed_.assign(std::size_t(padded_rows() * padded_cols_), 0);
     scales_.assign(std::size_t(padded_rows()), 0.0f);

@@ -8,8 +8,9 @@
 //   metrics.jsonl      the per-epoch history, one JSON object a line
 //
 // Every file is written into a fresh sibling directory first, flushed, and
-// the directory is then renamed into place, so a crash leaves either the old
-// checkpoint or the new one (at worst under DIR.old-<pid>), never a mixture.
+// the directory is then swapped into place atomically, so a crash leaves
+// either the old checkpoint or the new one, never a mixture (tests/hostile/
+// kill9.py kills training runs to check it).
 // The run is reproducible from (seed, epoch, step) alone: batch order, dropout
 // masks and sampled negatives all derive from them, so that is the RNG state.
 #include <algorithm>
@@ -19,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>  // renameat2, RENAME_EXCHANGE (glibc 2.28)
+#include <stdio.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -26,7 +29,9 @@
 
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/limits.hpp>
 #include <slmrec/io/atomic_file.hpp>
+#include <slmrec/io/json.hpp>
 #include <slmrec/io/safetensors.hpp>
 #include <slmrec/nn/parameters.hpp>
 #include <slmrec/train/adamw.hpp>
@@ -55,17 +60,30 @@ inline nlohmann::json to_json(const train_state& s) {
           {"history", s.history}};
 }
 
-inline train_state train_state_from_json(const nlohmann::json& j) {
+// Reads state.json (`source` names it): every field typed and range-checked,
+// each history entry an object whose fields the trainer reads are numbers.
+inline train_state train_state_from_json(const nlohmann::json& j, const std::string& source = "state.json") {
+  const io::json_reader r(j, source);
   train_state s;
-  s.epoch = j.at("epoch").get<index>();
-  s.step = j.at("step").get<index>();
-  s.seed = j.at("rng").at("seed").get<std::uint64_t>();
-  s.best_metric =
-      j.at("best_metric").is_null() ? -std::numeric_limits<double>::infinity() : j.at("best_metric").get<double>();
-  s.best_epoch = j.at("best_epoch").get<index>();
-  s.bad_epochs = j.at("bad_epochs").get<index>();
-  s.finished = j.value("finished", false);
-  s.history = j.at("history").get<std::vector<nlohmann::json>>();
+  s.epoch = index(r.integer("epoch", 0, limits::max_epochs));
+  s.step = index(r.integer("step", 0, limits::max_epochs));
+  s.seed = r.object("rng").unsigned_integer("seed");
+  s.best_metric = r.has("best_metric") ? r.real("best_metric", -1e300, 1e300) : -std::numeric_limits<double>::infinity();
+  s.best_epoch = index(r.integer("best_epoch", 0, s.epoch));
+  s.bad_epochs = index(r.integer("bad_epochs", 0, s.epoch));
+  s.finished = r.boolean_or("finished", false);
+  const nlohmann::json& history = r.at("history");
+  require(history.is_array(), "{}: expected an array, found {}", r.where("history"), io::describe_json(history));
+  require(history.size() <= std::size_t(s.epoch), "{}: {} entries for {} completed epochs", r.where("history"),
+          history.size(), s.epoch);
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    const io::json_reader h(history[i], source, fmt::format("history[{}]", i));
+    (void)h.integer_or("epoch", 0, 0, s.epoch);
+    (void)h.real_or("elapsed_seconds", 0.0, 0.0, 1e12);
+    (void)h.integer_or("eval_users", 0, 0, limits::max_items);
+    if (h.has("eval_seed")) (void)h.unsigned_integer("eval_seed");
+    s.history.push_back(history[i]);
+  }
   return s;
 }
 
@@ -119,6 +137,13 @@ inline void write_directory_atomically(const std::filesystem::path& dir,
   fs::create_directories(tmp, ec);
   require(!ec, "cannot create {}: {}", tmp.string(), ec.message());
   for (const auto& [name, bytes] : files) io::write_file_atomically(tmp / name, bytes);
+  // Swapped in one atomic step where the file system can (Linux renameat2):
+  // a SIGKILL at any moment leaves DIR holding the old checkpoint or the new
+  // one. Elsewhere two renames, with DIR.old-<pid> between them.
+  if (fs::exists(dir) && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(tmp, ec);  // now the previous checkpoint
+    return;
+  }
   if (fs::exists(dir)) {
     fs::rename(dir, old, ec);
     require(!ec, "cannot move the previous checkpoint {} aside: {}", dir.string(), ec.message());
@@ -170,11 +195,9 @@ void save_model(const std::filesystem::path& dir, const nlohmann::json& config, 
 inline nlohmann::json read_checkpoint_config(const std::filesystem::path& dir) {
   const auto file = dir / "config.json";
   require(std::filesystem::exists(file), "{}: not a checkpoint directory (no config.json)", dir.string());
-  try {
-    return nlohmann::json::parse(io::read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", file.string(), e.what());
-  }
+  nlohmann::json j = io::read_json_file(file);
+  require(j.is_object(), "{}: expected a JSON object, found {}", file.string(), io::describe_json(j));
+  return j;
 }
 
 // The best weights of a checkpoint into a model's parameters (shapes checked by name).
@@ -193,15 +216,10 @@ train_state load_training_state(const std::filesystem::path& dir, nn::parameter_
   detail::read_tensors(last, ps, opt.first_moment(), "adam_m.");
   detail::read_tensors(last, ps, opt.second_moment(), "adam_v.");
   detail::read_tensors(io::safetensors_file::open(dir / "model.safetensors"), ps, best_values, "");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(io::read_file(dir / "state.json"));
-    train_state s = train_state_from_json(j);
-    opt.set_steps(s.step);
-    return s;
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: malformed training state: {}", (dir / "state.json").string(), e.what());
-  }
+  const auto file = dir / "state.json";
+  train_state s = train_state_from_json(io::read_json_file(file), file.string());
+  opt.set_steps(s.step);
+  return s;
 }
 
 }  // namespace slmrec::train

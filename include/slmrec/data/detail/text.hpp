@@ -11,6 +11,7 @@
 #include <limits>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/io/atomic_file.hpp>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -22,17 +23,8 @@ inline std::string read_file(const std::filesystem::path& path) {
   require(std::filesystem::exists(path, ec), "{}: cannot open: no such file", path.string());
   require(!std::filesystem::is_directory(path, ec), "{}: cannot read: it is a directory, expected a data file",
           path.string());
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "{}: cannot open file for reading", path.string());
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  require(size >= 0, "{}: cannot determine the file size", path.string());
-  std::string text(static_cast<std::size_t>(size), '\0');
-  in.seekg(0);
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  require(in.gcount() == static_cast<std::streamsize>(size), "{}: read {} of {} bytes", path.string(), in.gcount(),
-          size);
-  return text;
+  // Regular files only (links followed): a FIFO or /dev/zero has no size to check.
+  return io::read_file(path);
 }
 
 inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
@@ -49,24 +41,32 @@ inline bool is_blank(std::string_view line) { return trim(line).empty(); }
 // an error message points at the line an editor shows, blank lines included.
 class line_reader {
  public:
-  explicit line_reader(std::string_view text) : rest_(text) {
+  explicit line_reader(std::string_view text) : text_(text) {
     // A UTF-8 byte order mark (spreadsheet exports) is not part of the data.
-    if (rest_.starts_with("\xEF\xBB\xBF")) rest_.remove_prefix(3);
+    if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
   }
 
-  // The next line without its terminator ('\n' or "\r\n"); false at the end.
-  // A final line without '\n' is still a line; a trailing '\n' opens none.
+  // The next line without its terminator ('\n', "\r\n" or a lone '\r', as
+  // classic Mac files end lines: read as a line break, never merging lines);
+  // false at the end. A final line without one is still a line; a trailing
+  // terminator opens none.
   bool next(std::string_view& line) {
-    if (rest_.empty()) return false;
-    const auto newline = rest_.find('\n');
-    if (newline == std::string_view::npos) {
-      line = rest_;
-      rest_ = {};
-    } else {
-      line = rest_.substr(0, newline);
-      rest_.remove_prefix(newline + 1);
+    if (pos_ >= text_.size()) return false;
+    // The next '\n' is searched once per '\n', not once per line, so a file
+    // of lone '\r's stays linear.
+    if (newline_ == std::string_view::npos || newline_ < pos_) {
+      newline_ = text_.find('\n', pos_);
+      if (newline_ == std::string_view::npos) newline_ = text_.size();
     }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    line = text_.substr(pos_, newline_ - pos_);
+    const std::size_t cr = line.find('\r');
+    if (cr != std::string_view::npos && cr + 1 < line.size()) {  // a lone '\r' ends this line
+      line = line.substr(0, cr);
+      pos_ += cr + 1;
+    } else {
+      pos_ = newline_ + 1;
+      if (cr != std::string_view::npos) line.remove_suffix(1);  // "\r\n", or a final lone '\r'
+    }
     ++number_;
     return true;
   }
@@ -74,7 +74,9 @@ class line_reader {
   [[nodiscard]] index number() const { return number_; }
 
  private:
-  std::string_view rest_;
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::size_t newline_ = std::string_view::npos;  // the first '\n' at or after pos_ (text_.size() if none), when >= pos_
   index number_ = 0;
 };
 
@@ -101,11 +103,8 @@ inline index count_tokens(std::string_view line) {
 }
 
 // A token as an error message shows it: quoted by the caller, cut when long.
-inline std::string shown(std::string_view token) {
-  constexpr std::size_t limit = 40;
-  if (token.size() <= limit) return std::string(token);
-  return std::string(token.substr(0, limit - 3)) + "...";
-}
+// NUL, control and non-UTF-8 bytes (a UTF-16 file) are escaped as \xNN.
+inline std::string shown(std::string_view token) { return printable(token, token.size() <= 40 ? 40 : 37); }
 
 // The whole token must be a decimal integer (no sign '+', no spaces).
 inline bool parse_integer(std::string_view s, std::int64_t& value) {
@@ -125,8 +124,13 @@ inline bool parse_real(std::string_view s, double& value) {
 // A user or item id of the integer formats: 1..2^31-1 (0 is the padding id).
 inline std::int32_t parse_id(std::string_view token, const std::string& file, index line, std::string_view what) {
   std::int64_t value = 0;
-  if (!parse_integer(token, value))
+  if (!parse_integer(token, value)) {
+    // All digits but no int64: out of range, not malformed.
+    if (!token.empty() && token.find_first_not_of("0123456789") == std::string_view::npos)
+      fail("{}:{}: expected a {} of at most {}, found '{}' (out of range)", file, line, what,
+           std::numeric_limits<std::int32_t>::max(), shown(token));
     fail("{}:{}: expected a positive integer {}, found '{}'", file, line, what, shown(token));
+  }
   if (value <= 0)
     fail("{}:{}: expected a positive integer {} (0 is reserved for padding), found '{}'", file, line, what,
          shown(token));
