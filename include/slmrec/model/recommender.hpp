@@ -269,8 +269,8 @@ class recommender {
 
   // From now on the gradients of the item-sized tables (the item table, and
   // the classifier's weights with that head) are row-sparse: the store
-  // zeroes, clips and the optimiser updates only the rows each step touched
-  // (lazy AdamW with per-row steps, train/adamw.hpp). For the sampled loss at
+  // zeroes, clips and the optimiser writes only the rows each step touched
+  // (lazy AdamW with catch-up, train/adamw.hpp). For the sampled loss at
   // catalog scale; call before the optimiser is made. CPU backend only.
   void enable_sparse_item_gradients() {
     static_assert(trainable, "slmrec: a quantized recommender is inference-only");
