@@ -62,11 +62,12 @@ inline recommender_config checkpoint_model_config(const std::filesystem::path& d
 // f(std::unique_ptr<model>), handing it the model.
 template <backend::backend BE, class F>
 decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
-  require(!train::read_checkpoint_config(dir).contains("quant"),
+  const auto config = train::read_checkpoint_config(dir);
+  require(!config.contains("quant"),
           "{} is a quantized checkpoint: it serves inference (slmrec eval, recommend); training, distillation and "
           "export need the float checkpoint it was made from",
           dir.string());
-  const auto cfg = checkpoint_model_config(dir);
+  const auto cfg = checkpoint_model_config(config, dir);
   require_weights_fit(cfg, dir / "model.safetensors", 4.0);  // F32
   return with_new_recommender<BE>(cfg, false, [&](auto m) -> decltype(auto) {
     train::load_model_weights(dir, m->parameters());

@@ -89,7 +89,7 @@ class adamw {
       rows_.clear();
       for (std::size_t r = 0; r < current.size(); ++r)
         if (current[r] < t_) rows_.push_back(std::int32_t(r));
-      catch_up(e, t_);
+      catch_up(e, rows_, t_);
     }
     history_.clear();
     history_start_ = t_;
@@ -137,20 +137,22 @@ class adamw {
     return sum(to) - sum(from);
   }
 
-  // Applies to rows_ the steps (current, through] each sat out.
-  void catch_up(const typename nn::parameter_store<BE>::entry& e, long long through) {
+  // Applies to each of `visit`'s rows behind `through` the steps (current, through] it sat out.
+  void catch_up(const typename nn::parameter_store<BE>::entry& e, std::span<const std::int32_t> visit,
+                long long through) {
     if constexpr (backend::row_sparse_optim_ops<BE>) {
       auto& current = mutable_current(e);
       const bool decays = e.spec.decay && cfg_.weight_decay != 0.0;
       const double r = cfg_.beta1 / std::sqrt(cfg_.beta2);
-      std::size_t kept = 0;  // the rows behind `through`, first
-      for (const auto row : rows_) {
+      behind_.clear();
+      for (const auto row : visit) {
         const long long from = current[std::size_t(row)];
         if (from >= through) continue;
         require(from >= history_start_, "adamw: row {} of '{}' is current at step {}, before the last settle ({})",
                 row, e.spec.name, from, history_start_);
-        rows_[kept++] = row;
+        behind_.push_back(row);
       }
+      const std::size_t kept = behind_.size();
       keep_.resize(kept);
       shift_.resize(kept);
       m_scale_.resize(kept);
@@ -159,7 +161,7 @@ class adamw {
       // A short scalar sum per row (about 400 terms for a row far behind): in parallel at catalog scale.
       SLMREC_OMP(parallel for if (kept > 512))
       for (std::size_t i = 0; i < kept; ++i) {
-        const long long from = current[std::size_t(rows_[i])];
+        const long long from = current[std::size_t(behind_[i])];
         const long long s = through - from;
         double shift = 0.0, rj = 1.0;
         const step_record* rec = history_.data() + (from - history_start_);  // rec[j - 1]: step from + j
@@ -172,10 +174,9 @@ class adamw {
         m_scale_[i] = T(std::pow(cfg_.beta1, double(s)));
         v_scale_[i] = T(std::pow(cfg_.beta2, double(s)));
       }
-      for (std::size_t i = 0; i < kept; ++i) current[std::size_t(rows_[i])] = through;
-      rows_.resize(kept);
+      for (const auto row : behind_) current[std::size_t(row)] = through;
       if (kept > 0)
-        BE::adamw_catch_up_rows(params_->value(e), m_.data() + e.offset, v_.data() + e.offset, rows_.data(),
+        BE::adamw_catch_up_rows(params_->value(e), m_.data() + e.offset, v_.data() + e.offset, behind_.data(),
                                 index(kept), e.size / rows(e), keep_.data(), shift_.data(), m_scale_.data(),
                                 v_scale_.data(), T(cfg_.eps));
     }
@@ -201,8 +202,7 @@ class adamw {
   void step_rows(const typename nn::parameter_store<BE>::entry& e, double lr, double wd, double bc1, double bc2) {
     if constexpr (backend::row_sparse_optim_ops<BE>) {
       touched_rows(e);
-      catch_up(e, t_ - 1);  // the steps these rows sat out (catch_up keeps only those behind), then this one
-      touched_rows(e);
+      catch_up(e, rows_, t_ - 1);  // the steps these rows sat out, then this one
       auto& current = mutable_current(e);
       for (const auto row : rows_) current[std::size_t(row)] = t_;
       BE::adamw_update_rows(params_->value(e), params_->grad(e), m_.data() + e.offset, v_.data() + e.offset,
@@ -220,7 +220,7 @@ class adamw {
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> current_;  // row-tracked tables: step per row
   std::vector<step_record> history_;  // steps history_start_ + 1 ... t_
   long long history_start_ = 0;
-  std::vector<std::int32_t> rows_;  // scratch of step_rows and catch_up
+  std::vector<std::int32_t> rows_, behind_;  // scratch: the rows a step or settle() visits, those behind
   std::vector<T> keep_, shift_, m_scale_, v_scale_;
 };
 
