@@ -44,7 +44,7 @@ template <class Model>
 class server {
   using BE = typename Model::backend_type;
   // A backend that selects the top-k itself (the GPU): the scores never leave it.
-  static constexpr bool backend_top_k = requires { BE::max_top_k; };
+  static constexpr bool backend_top_k = backend::device_top_k_ops<BE>;
   static constexpr bool host_backend = BE::is_host;
   // Float and int8 models on the CPU stream the catalog (streamed_top_k.hpp);
   // the other formats score whole rows.
