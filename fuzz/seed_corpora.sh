@@ -2,12 +2,14 @@
 # Seed corpora for the fuzzers, from ../shared: real safetensors files, the
 # heads of real datasets (converted to the RecBole and CSV formats, which
 # ../shared does not have), real and slmrec-written JSON configs.
-# Usage: fuzz/seed_corpora.sh OUT_DIR   (then: fuzz_X OUT_DIR/X ...)
+# Usage: fuzz/seed_corpora.sh OUT_DIR [SLMREC_BINARY]   (then: fuzz_X OUT_DIR/X ...)
+# With the slmrec binary, tiny float and quantized checkpoints are trained and
+# packed for fuzz_checkpoint (its input format: the files after separator lines).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 shared="${SLMREC_SHARED_DIR:-$here/../../shared}"
 out="$1"
-mkdir -p "$out"/{safetensors,json,sequences,interactions,recbole,csv}
+mkdir -p "$out"/{safetensors,json,sequences,interactions,recbole,csv,checkpoint}
 for f in "$shared"/fixtures/*/*.safetensors; do
   cp "$f" "$out/safetensors/$(basename "$(dirname "$f")")_$(basename "$f")"
 done
@@ -39,4 +41,24 @@ for f in "$shared"/data/*/*.txt; do
     head -n 40 "$f" | awk '{for (i = 2; i <= NF; i++) printf "u%s,\"i%s\",%d,%d\n", $1, $i, 1 + i % 5, 1000 + i}'; } \
     > "$out/csv/$n.csv"
 done
+if [ $# -ge 2 ]; then
+  bin="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  "$bin" synth --users 60 --items 30 --mean-len 6 --seed 3 --out "$work/data.txt" > /dev/null
+  sep=$'\n--slmrec-fuzz-file--\n'
+  pack() {  # pack DIR NAME: the first byte (0: verify checksums), then config, weights, state
+    { printf '\0'; cat "$1/config.json"; printf '%s' "$sep"; cat "$1/model.safetensors"
+      if [ -f "$1/state.json" ]; then printf '%s' "$sep"; cat "$1/state.json"; fi; } > "$out/checkpoint/$2"
+  }
+  for arch in llama sasrec; do
+    "$bin" train --data "$work/data.txt" --arch "$arch" --dim 8 --heads 2 --layers 1 --max-len 8 --epochs 1 \
+      --out "$work/$arch" > /dev/null
+    pack "$work/$arch" "$arch"
+    for scheme in int8 int4 bf16 fp16; do
+      "$bin" quantize --checkpoint "$work/$arch" --scheme "$scheme" --out "$work/${arch}_$scheme" > /dev/null
+      pack "$work/${arch}_$scheme" "${arch}_$scheme"
+    done
+  done
+fi
 echo "seed corpora in $out: $(find "$out" -type f | wc -l) files"

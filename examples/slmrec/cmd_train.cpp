@@ -56,6 +56,9 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sampler", o->sampler, "--loss sampled: uniform | popularity | mixed (half each)")
       ->capture_default_str();
+  cmd->add_option("--popularity-power", o->sampled.popularity_power,
+                  "--loss sampled: popularity draws from (count + 1)^P; below 1 flattens toward uniform")
+      ->capture_default_str();
   cmd->add_flag("--in-batch", o->sampled.in_batch, "--loss sampled: the batch's targets are candidates too");
   cmd->add_flag("--no-logq", o->no_log_q, "--loss sampled: no log Q correction of the logits (for ablation)");
   add_train_options(cmd, o->train);

@@ -12,7 +12,7 @@
 #include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 
-#include "nn/gradcheck.hpp"
+#include "support/gradcheck.hpp"
 
 namespace slmrec {
 
@@ -80,8 +80,8 @@ TEST_CASE("sampled softmax: gradients by central differences, chunked, with hits
       }
       return g;
     };
-    CHECK(test::relative_error(dh, numeric(true)) < 1e-8);
-    CHECK(test::relative_error(dtable, numeric(false)) < 1e-8);
+    CHECK(test::symmetric_relative_error(dh, numeric(true)) < 1e-8);
+    CHECK(test::symmetric_relative_error(dtable, numeric(false)) < 1e-8);
     for (index c = 0; c < d; ++c) CHECK(dtable[std::size_t(c)] == 0.0);  // padding row
     CHECK(dtable[2 * d] == 0.0);  // item 2: neither a target nor a candidate
   }
@@ -100,8 +100,8 @@ TEST_CASE("sampled softmax: the whole catalog as candidates, uncorrected, is the
   const double reference = full.forward_backward(h.data(), table.data(), nullptr, targets.data(), n, items + 1, d,
                                                  dh_full.data(), dtable_full.data(), nullptr, 1.0);
   CHECK(sampled == Approx(reference).epsilon(1e-12));
-  CHECK(test::relative_error(dh, dh_full) < 1e-12);
-  CHECK(test::relative_error(dtable, dtable_full) < 1e-12);
+  CHECK(test::symmetric_relative_error(dh, dh_full) < 1e-12);
+  CHECK(test::symmetric_relative_error(dtable, dtable_full) < 1e-12);
 }
 
 TEST_CASE("candidate sampler: corrections are log P(in set), an unbiased estimate of the normaliser", "[nn][train]") {
@@ -126,6 +126,21 @@ TEST_CASE("candidate sampler: corrections are log P(in set), an unbiased estimat
     s.draw(targets, 7, set);
     for (std::size_t j = 0; j < set.items.size(); ++j) CHECK(set.offsets[j] == Approx(s.log_inclusion(set.items[j], 4)));
   }
+  SECTION("smoothed popularity: Q = (count + 1)^0.75 / sum, drawn with that frequency") {
+    train::candidate_sampler s(10, counts,
+                               {.negatives = 4, .sampler = train::proposal::popularity, .popularity_power = 0.75});
+    double total = 0.0;
+    for (std::size_t i = 1; i < counts.size(); ++i) total += std::pow(double(counts[i]) + 1.0, 0.75);
+    CHECK(s.q(1) == Approx(std::pow(51.0, 0.75) / total));
+    CHECK(s.q(5) == Approx(1.0 / total));
+    train::candidate_set set;
+    int seen5 = 0;
+    for (std::uint64_t b = 0; b < 4000; ++b) {
+      s.draw(targets, b, set);
+      seen5 += std::binary_search(set.items.begin(), set.items.end(), 5);
+    }
+    CHECK(seen5 / 4000.0 == Approx(1 - std::pow(1 - 1.0 / total, 4)).margin(0.015));
+  }
   SECTION("in-batch: every target is a candidate, and its correction counts the batch") {
     train::candidate_sampler s(10, counts, {.negatives = 2, .sampler = train::proposal::uniform, .in_batch = true});
     train::candidate_set set;
@@ -137,8 +152,9 @@ TEST_CASE("candidate sampler: corrections are log P(in set), an unbiased estimat
   SECTION("the corrected set's sum of exp is an unbiased estimate of the sum over every item") {
     // E[sum_{j in S} exp(z_j - log P(j in S))] = sum_j exp(z_j): what makes the
     // sampled softmax's normaliser estimate the full one's (Horvitz-Thompson).
-    for (const auto proposal : {train::proposal::popularity, train::proposal::uniform, train::proposal::mixed}) {
-      train::candidate_sampler s(10, counts, {.negatives = 3, .sampler = proposal});
+    for (const auto& [proposal, power] : {std::pair{train::proposal::popularity, 1.0}, {train::proposal::uniform, 1.0},
+                                          {train::proposal::mixed, 1.0}, {train::proposal::popularity, 0.5}}) {
+      train::candidate_sampler s(10, counts, {.negatives = 3, .sampler = proposal, .popularity_power = power});
       std::vector<double> z(11);
       double full = 0.0;
       for (std::size_t i = 1; i < z.size(); ++i) full += std::exp(z[i] = 0.3 * double(i % 4) - 0.5);
@@ -157,6 +173,8 @@ TEST_CASE("candidate sampler: corrections are log P(in set), an unbiased estimat
     REQUIRE_THROWS_WITH(train::candidate_sampler(10, counts, {.negatives = 0}), Catch::Contains("--negatives 0"));
     REQUIRE_THROWS_WITH(train::candidate_sampler(11, counts, {}), Catch::Contains("11 items"));
     REQUIRE_THROWS_WITH(train::parse_proposal("zipf"), Catch::Contains("'zipf'"));
+    REQUIRE_THROWS_WITH(train::candidate_sampler(10, counts, {.popularity_power = -1.0}),
+                        Catch::Contains("--popularity-power -1"));
   }
 }
 

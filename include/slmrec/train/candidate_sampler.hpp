@@ -43,6 +43,10 @@ enum class proposal { uniform, popularity, mixed };
 struct sampled_softmax_options {
   index negatives = 1024;                   // K draws a batch (with replacement; the set keeps each item once)
   proposal sampler = proposal::popularity;  // Q
+  // Popularity draws from (count + 1)^power: 1 is the empirical popularity,
+  // below 1 flattens it toward uniform (word2vec's 0.75) so the tail's
+  // negatives come with smaller 1/Q weights.
+  double popularity_power = 1.0;
   bool in_batch = false;                    // the batch's targets join the candidates
   bool log_q = true;                        // subtract log P(item in set) from every logit
 };
@@ -63,16 +67,18 @@ class candidate_sampler {
     require(num_items >= 1, "sampled softmax: num_items = {}, expected >= 1", num_items);
     require(o.negatives >= 1 && o.negatives <= (index(1) << 24), "sampled softmax: --negatives {} outside 1..{}",
             o.negatives, index(1) << 24);
+    require(o.popularity_power >= 0.0 && o.popularity_power <= 2.0,
+            "sampled softmax: --popularity-power {} outside 0..2", o.popularity_power);
     require(counts.size() == std::size_t(num_items) + 1,
             "sampled softmax: {} item counts for {} items (expected num_items + 1)", counts.size(), num_items);
     std::vector<double> weights(counts.size(), 0.0);
     double total = 0.0;
     for (std::size_t i = 1; i < counts.size(); ++i) {
       require(counts[i] >= 0, "sampled softmax: item {} has count {}, expected >= 0", i, counts[i]);
-      weights[i] = double(counts[i]) + 1.0;
+      weights[i] = popularity_weight(counts[i]);
+      smoothed_total_ += weights[i];
       total += double(counts[i]);
     }
-    smoothed_total_ = total + double(num_items);
     targets_total_ = std::max(total, 1.0);
     counts_.assign(counts.begin(), counts.end());
     if (o.sampler != proposal::uniform) popularity_ = alias_table(weights);
@@ -99,7 +105,7 @@ class candidate_sampler {
   // Q(i): the probability that one draw gives item i.
   [[nodiscard]] double q(std::int32_t item) const {
     const double uniform = 1.0 / double(n_items_);
-    const double popular = (double(counts_[std::size_t(item)]) + 1.0) / smoothed_total_;
+    const double popular = popularity_weight(counts_[std::size_t(item)]) / smoothed_total_;
     switch (o_.sampler) {
       case proposal::uniform: return uniform;
       case proposal::popularity: return popular;
@@ -122,6 +128,11 @@ class candidate_sampler {
   [[nodiscard]] const sampled_softmax_options& options() const { return o_; }
 
  private:
+  [[nodiscard]] double popularity_weight(std::int64_t count) const {
+    const double w = double(count) + 1.0;
+    return o_.popularity_power == 1.0 ? w : std::pow(w, o_.popularity_power);
+  }
+
   std::int32_t draw_one(rng& gen) const {
     const bool uniform = o_.sampler == proposal::uniform || (o_.sampler == proposal::mixed && gen.uniform() < 0.5);
     if (uniform) return std::int32_t(1 + gen.below(std::uint64_t(n_items_)));
@@ -131,7 +142,7 @@ class candidate_sampler {
   std::int32_t n_items_;
   sampled_softmax_options o_;
   std::vector<std::int64_t> counts_;
-  double smoothed_total_ = 1.0, targets_total_ = 1.0;
+  double smoothed_total_ = 0.0, targets_total_ = 1.0;
   alias_table popularity_;
 };
 

@@ -81,7 +81,7 @@ class next_item_objective {
     if (sampler_) {
       const auto& o = sampler_->options();
       j["loss"] = {{"kind", "sampled_softmax"}, {"negatives", o.negatives}, {"sampler", proposal_name(o.sampler)},
-                   {"in_batch", o.in_batch}, {"log_q", o.log_q}};
+                   {"popularity_power", o.popularity_power}, {"in_batch", o.in_batch}, {"log_q", o.log_q}};
     }
     return j;
   }
