@@ -11,6 +11,8 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/core/rng.hpp>
 
+#include "support/compare.hpp"
+
 namespace slmrec::test {
 
 using cpu = backend::eigen_cpu;
@@ -43,17 +45,6 @@ std::vector<T> to_host(const T* dev, std::size_t n) {
 template <class BE, class Buffer>
 auto to_host(const Buffer& dev) {
   return to_host<BE>(dev.data(), dev.size());
-}
-
-// ||gpu - cpu|| / ||cpu|| (absolute when the reference is all zero).
-inline double relative_error(const std::vector<float>& gpu, const std::vector<float>& cpu) {
-  REQUIRE(gpu.size() == cpu.size());
-  double diff = 0.0, ref = 0.0;
-  for (std::size_t i = 0; i < gpu.size(); ++i) {
-    diff += (double(gpu[i]) - double(cpu[i])) * (double(gpu[i]) - double(cpu[i]));
-    ref += double(cpu[i]) * double(cpu[i]);
-  }
-  return ref == 0.0 ? std::sqrt(diff) : std::sqrt(diff / ref);
 }
 
 }  // namespace slmrec::test

@@ -15,7 +15,7 @@
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/trainer.hpp>
 
-#include "nn/gradcheck.hpp"
+#include "support/gradcheck.hpp"
 #include "support/temp_dir.hpp"
 
 namespace slmrec {
@@ -124,28 +124,9 @@ TEST_CASE("distiller: gradients of the whole objective (CE + cosine + norm + ext
     ps.zero_grads();
     kd.train_step(b, 3);
     const std::vector<double> analytic(ps.grads_data(), ps.grads_data() + ps.total_size());
-    rng pick(4);
-    const double h = 1e-5;  // several loss terms: 1e-6 leaves round-off of ~1e-6 relative on the smallest gradients
-    for (const auto& e : ps.entries()) {
-      std::vector<double> a, n;
-      for (int k = 0; k < 6; ++k) {
-        const index i = index(pick.below(std::uint64_t(e.size)));
-        double* v = ps.value(e) + i;
-        const double saved = *v;
-        *v = saved + h;
-        const double plus = kd.train_step(b, 3);
-        *v = saved - h;
-        const double minus = kd.train_step(b, 3);
-        *v = saved;
-        a.push_back(analytic[std::size_t(e.offset + i)]);
-        n.push_back((plus - minus) / (2 * h));
-      }
-      double scale = 0;
-      for (std::size_t i = 0; i < a.size(); ++i) scale += a[i] * a[i] + n[i] * n[i];
-      const double err = std::sqrt(scale) < 1e-8 ? std::sqrt(scale) : test::relative_error(a, n);
-      INFO((all ? "all positions, " : "last position, ") << e.spec.name << ": " << err);
-      CHECK(err < 1e-6);
-    }
+    // several loss terms: h = 1e-6 leaves round-off of ~1e-6 relative on the smallest gradients
+    test::check_store_gradients(ps, analytic, [&] { return kd.train_step(b, 3); }, 6, 4, 1e-5, 1e-6,
+                                all ? "all positions, " : "last position, ");
     CHECK(kd.last_terms().ms > 0.0);
     CHECK(kd.teacher_forwards() == 1);  // every later call read the cache
   }

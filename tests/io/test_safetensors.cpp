@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -33,29 +35,7 @@ using slmrec::io::safetensors_writer;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("slmrec_test_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1)));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  fs::path operator/(const std::string& name) const { return path / name; }
-
-  std::size_t file_count() const {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(path)) ++n;
-    return n;
-  }
-};
+using slmrec::test::temp_dir;
 
 // A safetensors file by hand: the 8-byte little-endian length, the header, the data.
 std::string raw_file(const std::string& header, const std::string& data, std::uint64_t length) {
@@ -359,7 +339,7 @@ TEST_CASE("atomic writes replace the target or leave it alone", "[io][atomic_fil
                       Contains("y.bin: cannot create the temporary file"));
   REQUIRE_THROWS_WITH(slmrec::io::read_file(dir / "nope.txt"),
                       Contains("nope.txt: cannot open for reading: No such file or directory"));
-  REQUIRE_THROWS_WITH(slmrec::io::read_file(dir.path), Contains("it is a directory"));
+  REQUIRE_THROWS_WITH(slmrec::io::read_file(dir.path()), Contains("it is a directory"));
 }
 
 TEST_CASE("reads the tiny_llama fixture written by transformers", "[io][safetensors][fixture]") {

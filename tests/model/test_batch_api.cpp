@@ -23,6 +23,7 @@
 #include <slmrec/model/serving.hpp>
 
 #include "support/histories.hpp"
+#include "support/temp_dir.hpp"
 
 namespace slmrec {
 
@@ -175,8 +176,8 @@ TEST_CASE("item embeddings exported to .npy read back with their values and shap
   model::recommender<backend::eigen_cpu, arch::llama> m(tiny(), false);
   m.initialize(5);
   const auto table = model::item_embeddings(m);
-  const auto dir = std::filesystem::temp_directory_path() / ("slmrec_npy_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::temp_dir tmp;
+  const auto& dir = tmp.path();
   const auto file = dir / "items.npy";
   io::write_file_atomically(file, xt::dump_npy(table));
   // xtensor reads its own file back ...
@@ -194,7 +195,6 @@ TEST_CASE("item embeddings exported to .npy read back with their values and shap
   } else {
     WARN("python3-numpy not installed: checked with xtensor only");
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace slmrec

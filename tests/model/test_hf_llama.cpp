@@ -5,6 +5,8 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/model/llama_parity.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <unistd.h>
 
 namespace slmrec {
@@ -63,11 +65,10 @@ TEST_CASE("parity check fails, and names the tensor, when a reference output is 
       w.add(t.name, t.type, t.shape, ref.bytes(t.name));
     }
   }
-  const auto dir = std::filesystem::temp_directory_path() / ("slmrec_parity_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::temp_dir tmp;
+  const auto& dir = tmp.path();
   w.write(dir / "reference.safetensors");
   const auto report = model::check_llama_parity<backend::eigen_cpu>(fixture, dir / "reference.safetensors");
-  std::filesystem::remove_all(dir);
   CHECK_FALSE(report.passed());
   CHECK_FALSE(row(report, "case1", "layer2.output").ok());
   CHECK(row(report, "case1", "layer2.output").error == Approx(1e-4).epsilon(0.05));

@@ -17,6 +17,7 @@
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/serving.hpp>
 
+#include "support/compare.hpp"
 #include "support/histories.hpp"
 #include "support/temp_dir.hpp"
 
@@ -57,15 +58,6 @@ std::vector<float> scores(Model& m) {
   return s;
 }
 
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
 // The float model with every packed matrix of q replaced by its dequantized values.
 template <class Float, class Quant>
 void load_dequantized(Float& f, Quant& q) {
@@ -89,7 +81,7 @@ void check_scheme(const std::string& head, double max_error) {
   auto q = model::quantize<Q>(fp);
   const auto ref = scores(fp);
   const auto got = scores(*q);
-  const double err = relative_error(got, ref);
+  const double err = test::relative_error(got, ref);
   INFO(Q::name << " " << Arch::name << " head " << head << ": relative score error " << err);
   CHECK(err < max_error);
   CHECK(err > 0.0);  // the formats do lose something: the test sees the quantized path
@@ -98,7 +90,7 @@ void check_scheme(const std::string& head, double max_error) {
   // difference left is the activations' int8 rounding (none for 16-bit).
   model::recommender<cpu, Arch> deq(cfg, false);
   load_dequantized(deq, *q);
-  const double act_err = relative_error(got, scores(deq));
+  const double act_err = test::relative_error(got, scores(deq));
   INFO("against the dequantized float model: " << act_err);
   constexpr bool sixteen_bit = std::is_same_v<Q, quant::bf16> || std::is_same_v<Q, quant::fp16>;
   CHECK(act_err < (sixteen_bit ? 1e-6 : 4e-2));

@@ -9,7 +9,7 @@
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender.hpp>
 
-#include "../nn/gradcheck.hpp"
+#include "support/gradcheck.hpp"
 #include "support/histories.hpp"
 
 namespace slmrec {
@@ -60,28 +60,7 @@ void check_model_gradients(Model& m, loss_mode mode) {
   loss();
   REQUIRE(m.input().length == 5);
   std::vector<double> analytic(ps.grads_data(), ps.grads_data() + ps.total_size());
-  rng pick(3);
-  for (const auto& e : ps.entries()) {
-    if (!e.spec.trainable) continue;
-    std::vector<double> a, b;
-    for (int k = 0; k < 12; ++k) {
-      const index i = index(pick.below(std::uint64_t(e.size)));
-      double* w = ps.value(e) + i;
-      const double saved = *w, h = 1e-6;
-      *w = saved + h;
-      const double plus = loss();
-      *w = saved - h;
-      const double minus = loss();
-      *w = saved;
-      a.push_back(analytic[std::size_t(e.offset + i)]);
-      b.push_back((plus - minus) / (2 * h));
-    }
-    double scale = 0.0;
-    for (std::size_t i = 0; i < a.size(); ++i) scale += a[i] * a[i] + b[i] * b[i];
-    const double err = std::sqrt(scale) < 1e-8 ? std::sqrt(scale) : test::relative_error(a, b);
-    INFO(e.spec.name << ": " << err);
-    CHECK(err < 1e-6);
-  }
+  test::check_store_gradients(ps, analytic, loss, 12, 3);
 }
 
 model::recommender_config small(const std::string& arch, const std::string& head) {

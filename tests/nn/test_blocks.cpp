@@ -5,7 +5,7 @@
 #include <slmrec/nn/sasrec_block.hpp>
 #include <slmrec/nn/stack.hpp>
 
-#include "gradcheck.hpp"
+#include "support/gradcheck.hpp"
 
 // Inside the library's namespace: `index` would otherwise clash with POSIX ::index().
 namespace slmrec {

@@ -19,6 +19,8 @@
 #include <slmrec/quant/int4_matrix.hpp>
 #include <slmrec/quant/int8_matrix.hpp>
 
+#include "support/compare.hpp"
+
 // Inside the library's namespace: `index` would otherwise clash with POSIX ::index().
 namespace slmrec::quant {
 namespace {
@@ -38,16 +40,6 @@ std::vector<float> random_values(index n, std::uint32_t seed, float scale = 1.0f
 }
 
 constexpr kernel fast_kernels[] = {kernel::avx2, kernel::avx512_vnni};
-
-// max over elements of |a - b| / |b| (0 where both are 0).
-double max_relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (d > 0.0) worst = std::max(worst, d / std::max(std::abs(double(b[i])), 1e-30));
-  }
-  return worst;
-}
 
 // y[m, rows] = x W^T (+ bias) in double, from float operands.
 std::vector<double> float_product(const std::vector<float>& x, const std::vector<float>& w, const float* bias, index m,
@@ -113,7 +105,7 @@ void check_fast_against_ref() {
             gemm_nt(x.data(), m, mat, b, fast.data(), scratch, k);
             INFO("kernel " << kernel_name(k) << ", m=" << m << " rows=" << rows << " cols=" << cols
                            << (b ? " with bias" : ""));
-            REQUIRE(max_relative_error(fast, ref) <= 1e-6);
+            REQUIRE(test::max_relative_error(fast, ref) <= 1e-6);
           }
         }
       }
@@ -545,12 +537,12 @@ TEST_CASE("the explicit ref kernel and the default overloads give the _ref resul
   gemm_nt(x.data(), m, a, bias.data(), y.data(), scratch, kernel::ref);
   CHECK(y == ref);
   gemm_nt(x.data(), m, a, bias.data(), y.data());
-  CHECK(max_relative_error(y, ref) <= 1e-6);
+  CHECK(test::max_relative_error(y, ref) <= 1e-6);
   gemm_nt_ref(x.data(), m, b, bias.data(), ref.data());
   gemm_nt(x.data(), m, b, bias.data(), y.data(), scratch, kernel::ref);
   CHECK(y == ref);
   gemm_nt(x.data(), m, b, bias.data(), y.data(), scratch);  // scratch reused at another padding
-  CHECK(max_relative_error(y, ref) <= 1e-6);
+  CHECK(test::max_relative_error(y, ref) <= 1e-6);
 }
 
 TEST_CASE("gemm_nt_ref equals the float product of the dequantized operands", "[quant][kernels]") {

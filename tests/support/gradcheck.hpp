@@ -4,7 +4,7 @@
 // The loss is L = sum(y * R) for a fixed random R, so dL/dy = R. The analytic
 // gradients (one backward) are compared with (L(w+h) - L(w-h)) / 2h for the
 // input and every trainable parameter, tensor by tensor, by the relative
-// error ||a - b|| / ||a + b||. Large tensors are checked on a seeded sample of
+// error ||a - b|| / ||a + b|| (support/compare.hpp). Large tensors are checked on a seeded sample of
 // coordinates to keep the test fast.
 #include <catch2/catch.hpp>
 
@@ -17,6 +17,8 @@
 #include <slmrec/core/rng.hpp>
 #include <slmrec/nn/parameters.hpp>
 
+#include "support/compare.hpp"
+
 namespace slmrec::test {
 
 using be64 = backend::eigen_cpu_f64;
@@ -28,13 +30,13 @@ inline std::vector<double> random_vector(index n, std::uint64_t seed, double sca
   return v;
 }
 
-inline double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  double diff = 0.0, sum = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff += (a[i] - b[i]) * (a[i] - b[i]);
-    sum += (a[i] + b[i]) * (a[i] + b[i]);
-  }
-  return sum == 0.0 ? std::sqrt(diff) : std::sqrt(diff / sum);
+// Analytic against numerical gradient samples. A gradient that is exactly zero
+// in theory (the key bias: softmax ignores a per-query constant) leaves two
+// round-off noises; those are compared absolutely.
+inline double gradient_error(const std::vector<double>& analytic, const std::vector<double>& numeric) {
+  double scale = 0.0;
+  for (std::size_t i = 0; i < analytic.size(); ++i) scale += analytic[i] * analytic[i] + numeric[i] * numeric[i];
+  return std::sqrt(scale) < 1e-8 ? std::sqrt(scale) : symmetric_relative_error(analytic, numeric);
 }
 
 struct gradcheck_problem {
@@ -87,11 +89,7 @@ inline double gradcheck(gradcheck_problem& p, double limit = 1e-6, index max_coo
       a.push_back(analytic[i]);
       b.push_back(numeric(w, i));
     }
-    double scale = 0.0;
-    for (std::size_t i = 0; i < a.size(); ++i) scale += a[i] * a[i] + b[i] * b[i];
-    // A gradient that is exactly zero in theory (the key bias: softmax ignores a
-    // per-query constant) leaves two round-off noises; compare those absolutely.
-    const double err = std::sqrt(scale) < 1e-8 ? std::sqrt(scale) : relative_error(a, b);
+    const double err = gradient_error(a, b);
     INFO("gradient of " << what << ": relative error " << err);
     CHECK(err < limit);
     worst = std::max(worst, err);
@@ -104,6 +102,35 @@ inline double gradcheck(gradcheck_problem& p, double limit = 1e-6, index max_coo
       compare(e.spec.name, p.params->value(e), g.data(), e.size);
     }
   return worst;
+}
+
+// Every trainable tensor of a whole model: `analytic` holds the store's flat
+// gradients of `loss()` (taken by the caller after one backward), compared on
+// `samples` seeded coordinates per tensor with (loss(w+h) - loss(w-h)) / 2h.
+template <class Loss>
+void check_store_gradients(nn::parameter_store<be64>& ps, const std::vector<double>& analytic, Loss&& loss,
+                           int samples, std::uint64_t seed, double h = 1e-6, double limit = 1e-6,
+                           const std::string& label = "") {
+  rng pick(seed);
+  for (const auto& e : ps.entries()) {
+    if (!e.spec.trainable) continue;
+    std::vector<double> a, b;
+    for (int k = 0; k < samples; ++k) {
+      const index i = index(pick.below(std::uint64_t(e.size)));
+      double* w = ps.value(e) + i;
+      const double saved = *w;
+      *w = saved + h;
+      const double plus = loss();
+      *w = saved - h;
+      const double minus = loss();
+      *w = saved;
+      a.push_back(analytic[std::size_t(e.offset + i)]);
+      b.push_back((plus - minus) / (2 * h));
+    }
+    const double err = gradient_error(a, b);
+    INFO(label << e.spec.name << ": relative error " << err);
+    CHECK(err < limit);
+  }
 }
 
 // Builds a store for `module` and fills it with random (not init-rule) values,

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,7 +16,7 @@ namespace slmrec::test {
 class temp_dir {
  public:
   temp_dir() {
-    static int counter = 0;
+    static std::atomic<int> counter{0};
     const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
     path_ = std::filesystem::temp_directory_path() /
             fmt::format("slmrec_test_{}_{}_{}", static_cast<long>(::getpid()), counter++, ticks);
@@ -36,6 +37,15 @@ class temp_dir {
     std::ofstream out(file, std::ios::binary);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     return file;
+  }
+
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+  // Entries directly inside (an atomic write leaves no temporary behind).
+  [[nodiscard]] std::size_t file_count() const {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path_)) ++n;
+    return n;
   }
 
  private:
