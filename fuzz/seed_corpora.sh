@@ -9,7 +9,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 shared="${SLMREC_SHARED_DIR:-$here/../../shared}"
 out="$1"
-mkdir -p "$out"/{safetensors,json,sequences,interactions,recbole,csv,checkpoint}
+mkdir -p "$out"/{safetensors,json,sequences,interactions,recbole,csv,checkpoint,hf_model}
+/usr/bin/python3 "$here/tiny_hf_llama.py" "$out/hf_model"
 for f in "$shared"/fixtures/*/*.safetensors; do
   cp "$f" "$out/safetensors/$(basename "$(dirname "$f")")_$(basename "$f")"
 done
