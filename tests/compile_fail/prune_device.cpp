@@ -1,11 +1,6 @@
-// Must not compile: magnitude-pruning masks over a backend whose buffers live
-// on a device (mask_set edits the weights in place on the host).
-#include <slmrec/backend/eigen_cpu.hpp>
+// Must not compile: magnitude-pruning masks over the CUDA backend, whose
+// buffers live on the device (mask_set edits the weights in place on the host).
+#include <slmrec/backend/cuda.hpp>
 #include <slmrec/prune/mask.hpp>
 
-struct device_backend : slmrec::backend::eigen_cpu {
-  static constexpr bool is_host = false;
-};
-
-slmrec::prune::mask_set<device_backend>* masks = nullptr;
-slmrec::prune::mask_set<device_backend> instance;
+slmrec::prune::mask_set<slmrec::backend::cuda> instance;
