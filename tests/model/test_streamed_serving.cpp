@@ -192,4 +192,27 @@ TEST_CASE("server streams the catalog: float and int8 models, tied, projected an
   }
 }
 
+// A scorer whose blocks past item 2,000 fail (a file read behind it, say):
+// the error must come out of the threads as an exception, not std::terminate.
+struct failing_scorer {
+  [[nodiscard]] index users() const { return 4; }
+  [[nodiscard]] index items() const { return 5000; }
+  [[nodiscard]] index width() const { return 256; }
+  void score(index first, index n, float* out, index ldo, std::vector<float>&) const {
+    require(first < 2000, "block at item {}: the scorer failed", first);
+    for (index u = 0; u < users(); ++u)
+      for (index j = 0; j < n; ++j) out[u * ldo + j] = float((first + j) % 97);
+  }
+};
+
+TEST_CASE("streamed_top_k: a scorer's exception leaves the parallel region and is rethrown", "[model]") {
+  failing_scorer sc;
+  std::vector<model::streamed_top_k_state> states;
+  std::vector<std::int32_t> got(std::size_t(4 * 10));
+  const auto history = [](index) { return std::span<const std::int32_t>(); };
+  for (index threads : {index(1), index(2)})
+    REQUIRE_THROWS_WITH(model::streamed_top_k(sc, 10, false, history, got, states, threads, 64),
+                        Catch::Contains("the scorer failed"));
+}
+
 }  // namespace slmrec

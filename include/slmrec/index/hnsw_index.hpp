@@ -45,6 +45,7 @@
 #endif
 
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/first_error.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/index/hnsw_format.hpp>
 #include <slmrec/index/memory_file.hpp>
@@ -151,19 +152,14 @@ class hnsw_index {
     if (o.threads <= 1) {
       for (index r = 2; r < rows; ++r) insert(r, x);
     } else {
-      std::vector<std::exception_ptr> errors(std::size_t(o.threads));
+      first_error error;
 #pragma omp parallel num_threads(o.threads)
       {
         std::vector<float> mine;
 #pragma omp for schedule(dynamic, 256)
-        for (index r = 2; r < rows; ++r) try {
-            insert(r, mine);
-          } catch (...) {
-#pragma omp critical(slmrec_hnsw_build)
-            errors[0] = std::current_exception();
-          }
+        for (index r = 2; r < rows; ++r) error.capture([&] { insert(r, mine); });
       }
-      if (errors[0]) std::rethrow_exception(errors[0]);
+      error.rethrow();
     }
     return h;
   }

@@ -28,6 +28,7 @@
 
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/error.hpp>
+#include <slmrec/core/first_error.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/model/approximate_search.hpp>
 #include <slmrec/model/item_scorer.hpp>
@@ -191,7 +192,7 @@ class server {
         std::copy_n(items.begin() + std::ptrdiff_t(mine[i]) * columns, columns,
                     sh.items.begin() + std::ptrdiff_t(i) * columns);
     }
-    std::exception_ptr error;  // an exception may not leave a parallel region
+    first_error error;  // an exception may not leave a parallel region
     SLMREC_OMP(parallel num_threads(int(parts))) {
 #if defined(_OPENMP)
       const index first = omp_get_thread_num(), step = omp_get_num_threads();
@@ -200,16 +201,13 @@ class server {
 #endif
       for (index p = first; p < parts; p += step) {  // fewer threads than parts: a thread takes several
         if (rows_of_[std::size_t(p)].empty()) continue;
-        try {
+        error.capture([&] {
           work(p, p == 0 ? model_ : *replicas_[std::size_t(p - 1)], shares_[std::size_t(p)],
                index(rows_of_[std::size_t(p)].size()));
-        } catch (...) {
-          SLMREC_OMP(critical(slmrec_server_error))
-          if (!error) error = std::current_exception();
-        }
+        });
       }
     }
-    if (error) std::rethrow_exception(error);
+    error.rethrow();
   }
 
   // Scores and top-k on each worker (the formats that score whole rows).

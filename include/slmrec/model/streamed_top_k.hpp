@@ -15,6 +15,7 @@
 #endif
 
 #include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/core/first_error.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/model/top_k.hpp>
 
@@ -55,8 +56,16 @@ void streamed_top_k(Scorer& sc, index k, bool exclude_history, const History& hi
   if (users * v * sc.width() < (index(1) << 20)) threads = 1;
   if (block <= 0) block = streamed_block_items(users, v, threads);
   const index blocks = ceil_div(v, block);
+  // Every allocation before the region: nothing in it may throw outside capture.
   if (index(states.size()) < threads) states.resize(std::size_t(threads));
+  for (index t = 0; t < threads; ++t) {
+    auto& st = states[std::size_t(t)];
+    st.lists.resize(std::size_t(users));
+    for (auto& l : st.lists) l.reset(k);
+    st.scores.resize(std::size_t(users * block));
+  }
   index team = 1;
+  first_error error;
   SLMREC_OMP(parallel num_threads(int(threads)) if (threads > 1)) {
 #if defined(_OPENMP)
     const index me = omp_get_thread_num();
@@ -65,22 +74,21 @@ void streamed_top_k(Scorer& sc, index k, bool exclude_history, const History& hi
     const index me = 0;
 #endif
     auto& st = states[std::size_t(me)];
-    st.lists.resize(std::size_t(users));
-    for (auto& l : st.lists) l.reset(k);
-    st.scores.resize(std::size_t(users * block));
     // Static chunks: each thread's blocks ascend, as top_k_list::push requires.
     SLMREC_OMP(for schedule(static))
-    for (index b = 0; b < blocks; ++b) {
-      const index first = b * block, n = std::min(block, v - first);
-      sc.score(first, n, st.scores.data(), n, st.scratch);
-      const index skip = first == 0 ? 1 : 0;  // column 0 is padding
-      for (index u = 0; u < users; ++u) {
-        const std::span<float> s(st.scores.data() + u * n, std::size_t(n));
-        if (exclude_history) exclude_items(s, first, history(u));
-        st.lists[std::size_t(u)].push(s.data() + skip, n - skip, std::int32_t(first + skip));
-      }
-    }
+    for (index b = 0; b < blocks; ++b)
+      error.capture([&] {
+        const index first = b * block, n = std::min(block, v - first);
+        sc.score(first, n, st.scores.data(), n, st.scratch);
+        const index skip = first == 0 ? 1 : 0;  // column 0 is padding
+        for (index u = 0; u < users; ++u) {
+          const std::span<float> s(st.scores.data() + u * n, std::size_t(n));
+          if (exclude_history) exclude_items(s, first, history(u));
+          st.lists[std::size_t(u)].push(s.data() + skip, n - skip, std::int32_t(first + skip));
+        }
+      });
   }
+  error.rethrow();
   for (index u = 0; u < users; ++u) {
     auto& best = states[0].lists[std::size_t(u)];
     for (index t = 1; t < team; ++t) best.merge(states[std::size_t(t)].lists[std::size_t(u)]);
