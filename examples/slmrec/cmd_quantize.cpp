@@ -12,6 +12,7 @@
 #include <string>
 
 #include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/quantize.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
@@ -42,15 +43,14 @@ void add_quantize(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "the quantized checkpoint directory")->required();
   cmd->callback([o] {
-    const auto& s = o->scheme;
-    require(s == "int8" || s == "int4" || s == "bf16" || s == "fp16",
-            "--scheme '{}' is not one of int8, int4, bf16, fp16", s);
-    model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
-      if (s == "int8") quantize_and_save<quant::int8_per_channel>(m, o->checkpoint, o->out);
-      if (s == "int4") quantize_and_save<quant::int4_block<32>>(m, o->checkpoint, o->out);
-      if (s == "bf16") quantize_and_save<quant::bf16>(m, o->checkpoint, o->out);
-      if (s == "fp16") quantize_and_save<quant::fp16>(m, o->checkpoint, o->out);
-    });
+    // The scheme is checked before the checkpoint is read.
+    model::with_quantized_scheme(
+        o->scheme,
+        [&]<class Q>(Q) {
+          model::with_checkpoint<backend::eigen_cpu>(
+              o->checkpoint, [&](auto& m) { quantize_and_save<Q>(m, o->checkpoint, o->out); });
+        },
+        "--scheme");
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/model/arch.hpp>
+#include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/checkpoint.hpp>
 
@@ -18,9 +19,9 @@ namespace slmrec::model {
 // f(std::unique_ptr<model>): f owns the model (a service keeps it past the call).
 template <backend::backend BE, class F>
 decltype(auto) with_new_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
-  if (cfg.arch == "sasrec") return std::forward<F>(f)(std::make_unique<recommender<BE, arch::sasrec>>(cfg, with_grads));
-  if (cfg.arch == "llama") return std::forward<F>(f)(std::make_unique<recommender<BE, arch::llama>>(cfg, with_grads));
-  fail("unknown arch '{}' (expected sasrec or llama)", cfg.arch);
+  return with_arch(cfg.arch, [&]<class Arch>(Arch) -> decltype(auto) {
+    return std::forward<F>(f)(std::make_unique<recommender<BE, Arch>>(cfg, with_grads));
+  });
 }
 
 // f(model&), the model alive for the call.

@@ -19,6 +19,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/io/safetensors.hpp>
+#include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/quant/matrix_for.hpp>
@@ -184,27 +185,23 @@ decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto [scheme, block] = detail::quant_section(config, dir);
   if (scheme == "none") return open_checkpoint<BE>(dir, std::forward<F>(f));
   const recommender_config cfg = checkpoint_model_config(config, dir);
-  const auto open = [&]<class Q>(Q) -> decltype(auto) {
-    // The smallest codes (int4: half a byte a weight), checked before allocating.
-    require_weights_fit(cfg, dir / "model.safetensors", std::is_same_v<Q, quant::int4_block<32>> ? 0.5 : 1.0);
-    const auto build = [&]<class Arch>(Arch) -> decltype(auto) {
-      auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
-      load_quantized_weights(dir, *m);
-      return f(std::move(m));
-    };
-    if (cfg.arch == "sasrec") return build(arch::sasrec{});
-    require(cfg.arch == "llama", "{}: unknown arch '{}' (expected sasrec or llama)", dir.string(), cfg.arch);
-    return build(arch::llama{});
-  };
-  if (scheme == "int8") return open(quant::int8_per_channel{});
-  if (scheme == "int4") {
-    require(block == 32, "{}: int4 blocks of {} (this build reads blocks of 32)", dir.string(), block);
-    return open(quant::int4_block<32>{});
-  }
-  if (scheme == "bf16") return open(quant::bf16{});
-  require(scheme == "fp16", "{}: unknown quantization scheme '{}' (expected int8, int4, bf16 or fp16)", dir.string(),
-          scheme);
-  return open(quant::fp16{});
+  require(scheme != "int4" || block == 32, "{}: int4 blocks of {} (this build reads blocks of 32)", dir.string(), block);
+  const std::string where = (dir / "config.json").string();
+  return with_quantized_scheme(
+      scheme,
+      [&]<class Q>(Q) -> decltype(auto) {
+        // The smallest codes (int4: half a byte a weight), checked before allocating.
+        require_weights_fit(cfg, dir / "model.safetensors", std::is_same_v<Q, quant::int4_block<32>> ? 0.5 : 1.0);
+        return with_arch(
+            cfg.arch,
+            [&]<class Arch>(Arch) -> decltype(auto) {
+              auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
+              load_quantized_weights(dir, *m);
+              return f(std::move(m));
+            },
+            where);
+      },
+      where);
 }
 
 // The same, calling f(model&).

@@ -60,6 +60,10 @@ class swiglu_mlp {
     up_proj.backward(x, dup_.data(), dx, rows);
   }
 
+  // The block-level interface (feed_forward's): the MLP has no dropout of its own, so only the rows matter.
+  void forward(const T* x, T* y, const context& ctx) { forward(x, y, ctx.rows()); }
+  void backward(const T* x, const T* dy, T* dx, const context& ctx) { backward(x, dy, dx, ctx.rows()); }
+
   Proj gate_proj, up_proj, down_proj;
 
  private:
