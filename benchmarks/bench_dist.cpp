@@ -14,8 +14,8 @@
 // what this rank puts into collectives per step (dense allreduce payload,
 // sparse row ids and values), and "dense_item_bytes" what the row-tracked
 // item table would cost as a dense allreduce instead.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
   slmrec::dist::mpi_session session(argc, argv);
   const slmrec::dist::mpi comm;
   options o;
-  CLI::App app{"bench_dist: data-parallel training throughput, communication time and bytes per step (run under mpirun)"};
+  CLI::App app{
+      "bench_dist: data-parallel training throughput, communication time and bytes per step (run under mpirun)"};
   app.add_option("--preset", o.preset, "model shape from presets.json")->capture_default_str();
   app.add_option("--presets", o.presets_file, "presets.json");
   app.add_option("--data", o.data, "a dataset: time one training epoch over its users (else synthetic full rows)");
@@ -155,9 +156,9 @@ int main(int argc, char** argv) {
     cfg.ffn = j.at("ffn");
     cfg.layers = j.at("layers");
     cfg.max_len = j.at("seq");
-    cfg.dropout = 0.0;  // timing workloads use dropout 0
+    cfg.dropout = 0.0;                                       // timing workloads use dropout 0
     cfg.head = cfg.arch == "llama" ? "classifier" : "tied";  // as bench_presets and torch_reference.py
-    const index batch = o.batch > 0 ? o.batch : index(j.at("batch"));
+    const slmrec::index batch = o.batch > 0 ? o.batch : slmrec::index(j.at("batch"));
     std::vector<std::vector<std::int32_t>> rows;
     std::vector<std::int64_t> counts;
     std::span<const std::vector<std::int32_t>> sequences;
@@ -170,7 +171,7 @@ int main(int argc, char** argv) {
       sequences = split.train;
       counts = split.train_item_counts;
     } else {
-      cfg.num_items = o.items > 0 ? o.items : index(j.at("items"));
+      cfg.num_items = o.items > 0 ? o.items : slmrec::index(j.at("items"));
       rows = random_rows(batch * (o.warmup + o.steps), cfg.max_len, cfg.num_items);
       sequences = rows;
       counts.assign(std::size_t(cfg.num_items + 1), 1);

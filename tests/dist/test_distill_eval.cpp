@@ -26,8 +26,8 @@ std::unique_ptr<model64> distilled(const data::split& split, const data::dataset
   teacher.initialize(21);
   auto student = std::make_unique<model64>(scfg);
   student->initialize(22);
-  distill::distill_weights w{.cos = 1.0, .norm = 0.1, .ms = 0.5, .norm_type = distill::norm_kind::mse,
-                             .all_positions = all_positions};
+  distill::distill_weights w{
+      .cos = 1.0, .norm = 0.1, .ms = 0.5, .norm_type = distill::norm_kind::mse, .all_positions = all_positions};
   distill::distiller kd(teacher, *student, distill::make_block_map(4, 2, 2), w, split.train);
   auto tc = test::dist_train(1, 64);
   if (comm != nullptr)

@@ -30,10 +30,10 @@ namespace slmrec::dist {
 
 // What the last exchange moved: the payload this rank put into collectives.
 struct exchange_stats {
-  double seconds = 0.0;           // wall time inside the exchange
-  std::int64_t dense_bytes = 0;   // allreduced gradient bytes
-  std::int64_t sparse_bytes = 0;  // this rank's row ids and values
-  std::int64_t sparse_rows = 0;   // rows this rank sent
+  double seconds = 0.0;                     // wall time inside the exchange
+  std::int64_t dense_bytes = 0;             // allreduced gradient bytes
+  std::int64_t sparse_bytes = 0;            // this rank's row ids and values
+  std::int64_t sparse_rows = 0;             // rows this rank sent
   std::int64_t dense_equivalent_bytes = 0;  // what the sparse tables would cost as dense allreduces
 };
 

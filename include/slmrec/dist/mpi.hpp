@@ -33,13 +33,20 @@ namespace slmrec::dist {
 namespace detail {
 template <class T>
 MPI_Datatype mpi_type() {
-  if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
-  else static_assert(sizeof(T) == 0, "dist::mpi: no MPI datatype for this element type");
+  if constexpr (std::is_same_v<T, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return MPI_UINT64_T;
+  else
+    static_assert(sizeof(T) == 0, "dist::mpi: no MPI datatype for this element type");
 }
 // MPI counts are int: a larger piece is an error, not a silent wrap.
 inline int mpi_count(index n, std::string_view what) {
@@ -104,8 +111,8 @@ class mpi {
     }
     (void)detail::mpi_count(total, "a gather");
     all.resize(std::size_t(total));
-    MPI_Allgatherv(mine.data(), own, detail::mpi_type<T>(), all.data(), n.data(), displ.data(),
-                   detail::mpi_type<T>(), comm_);
+    MPI_Allgatherv(mine.data(), own, detail::mpi_type<T>(), all.data(), n.data(), displ.data(), detail::mpi_type<T>(),
+                   comm_);
   }
 
   void barrier() const { MPI_Barrier(comm_); }
