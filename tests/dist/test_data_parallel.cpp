@@ -4,6 +4,7 @@
 // process to 1e-10, and a 2-rank checkpoint resumed by one process.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 
 #include <slmrec/backend/eigen_cpu.hpp>
@@ -62,6 +63,44 @@ TEST_CASE("gradient_exchange: dense gradients summed, a row-tracked table's touc
   CHECK(ex.last().sparse_rows == 2);
   CHECK(ex.last().sparse_bytes == 2 * index(4 + dim * 8));
   CHECK(ex.last().dense_equivalent_bytes == table.size * 8);
+}
+
+// The normalisation itself, before any optimiser (AdamW and clipping would
+// forgive a gradient off by a constant factor): the gradients of 2 shares,
+// summed, against one process's gradient of the whole batch.
+TEST_CASE("the summed gradients of 2 shares are the gradient of the global batch's mean (float64, 1e-13)") {
+  const dist::mpi comm;
+  const auto ds = test::dist_data(61);
+  const auto split = data::leave_one_out(ds);
+  for (const auto mode : {data::target_mode::every_position, data::target_mode::last_position}) {
+    data::batch_options bo;
+    bo.batch_size = 61;  // shares of 31 and 30 rows with different numbers of targets
+    bo.max_len = 10;
+    bo.targets = mode;
+    data::batcher whole(split.train, bo), parts(split.train, bo);
+    data::batch all, share;
+    REQUIRE(whole.next(all));
+    model64 one(test::dist_model(ds.num_items)), two(test::dist_model(ds.num_items));
+    one.initialize(3);
+    two.initialize(3);
+    train::next_item_objective o1(one, train::loss_kind::cross_entropy), o2(two, train::loss_kind::cross_entropy);
+    train::data_parallel<dist::mpi, f64> dp(comm, two.parameters());
+    REQUIRE(dp.next(parts, share));
+    CHECK(share.size == (comm.rank() == 0 ? 31 : 30));
+    one.parameters().zero_grads();
+    two.parameters().zero_grads();
+    const double l1 = o1.train_step(all, 9), l2 = dp.train_step(o2, share, 9);
+    CHECK(l2 == Approx(l1).epsilon(1e-13));
+    double diff = 0, ref = 0;
+    for (index i = 0; i < one.parameters().total_size(); ++i) {
+      const double a = two.parameters().grads_data()[i], b = one.parameters().grads_data()[i];
+      diff += (a - b) * (a - b);
+      ref += b * b;
+    }
+    INFO("gradient relative distance " << std::sqrt(diff / ref));
+    CHECK(std::sqrt(diff / ref) < 1e-13);
+    CHECK(ref > 0);
+  }
 }
 
 // K steps of one epoch (every training user once) with batch B on both
