@@ -14,6 +14,8 @@
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/train/trainer.hpp>
 
+#include "cmd_dist.hpp"
+
 namespace slmrec::cli {
 
 struct data_options {
@@ -65,26 +67,28 @@ inline void add_train_options(CLI::App* cmd, train::train_config& t) {
 
 // evaluate() with the model's scores: streamed over the catalog (never a
 // [batch, items] matrix) where item_scorer applies, whole rows otherwise.
-template <class Model>
-eval::eval_result evaluate_model(Model& m, const eval::split_view& view, const eval::eval_options& eo) {
+// Under a distributed communicator each rank ranks its share of the users.
+template <class Model, class Comm = dist::none>
+eval::eval_result evaluate_model(Model& m, const eval::split_view& view, const eval::eval_options& eo,
+                                 const Comm& comm = {}) {
   if constexpr (model::scores_item_ranges<Model>) {
     model::item_scorer<Model> scorer(m);
-    return eval::evaluate(view, scorer, eo);
+    return eval::evaluate(view, scorer, eo, comm);
   } else {
     auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
-    return eval::evaluate(view, scorer, eo);
+    return eval::evaluate(view, scorer, eo, comm);
   }
 }
 
 // Evaluates a trained model on the test split (full ranking, history
 // excluded), writes DIR/test_metrics.json and prints the JSON last line.
-template <class Model>
+template <class Model, class Comm = dist::none>
 nlohmann::json report_test(Model& m, const data::split& split, const data::dataset& ds, const train::fit_result& r,
-                           const train::train_config& t, const std::string& out) {
+                           const train::train_config& t, const std::string& out, const Comm& comm = {}) {
   eval::eval_options eo;
   eo.max_len = m.config().max_len;
   eo.batch_size = 256;
-  const auto test = evaluate_model(m, eval::test_view(split, ds), eo);
+  const auto test = evaluate_model(m, eval::test_view(split, ds), eo, comm);
   nlohmann::json j = test.metrics.to_json();
   j["protocol"] = test.protocol;
   j["split"] = "test";
@@ -95,7 +99,7 @@ nlohmann::json report_test(Model& m, const data::split& split, const data::datas
   j["seconds_to_best"] = r.seconds_to_best;
   j["valid_" + t.metric] = r.state.best_metric;
   j["parameters"] = m.parameters().count();
-  io::write_file_atomically(std::filesystem::path(out) / "test_metrics.json", j.dump(2) + "\n");
+  if (comm.root()) io::write_file_atomically(std::filesystem::path(out) / "test_metrics.json", j.dump(2) + "\n");
   fmt::print("test ({}): {}\n", test.protocol, test.metrics.to_string());
   fmt::print("{}\n", j.dump());
   return j;

@@ -93,8 +93,9 @@ void add_distill(CLI::App& app) {
             fmt::print("distilling {} -> {} layers in {} blocks: lambda cos {} norm {} ({}) ms {}, align {}\n",
                        tcfg.layers, scfg.layers, map.blocks, o->weights.cos, o->weights.norm, o->norm, o->weights.ms,
                        o->align);
-            const auto r = train::fit(kd, split, ds, o->train, o->out, o->resume);
-            report_test(student, split, ds, r, o->train, o->out);
+            const communicator comm;  // dist::mpi under SLMREC_WITH_MPI
+            const auto r = train::fit(kd, split, ds, o->train, o->out, o->resume, comm);
+            report_test(student, split, ds, r, o->train, o->out, comm);
           } else {
             fail("teacher and student must have the same arch");
           }

@@ -65,7 +65,7 @@ void add_eval(CLI::App& app) {
       eo.max_len = m.config().max_len;
       eo.max_users = o->max_users;
       const auto view = o->split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
-      const auto r = cli::evaluate_model(m, view, eo);
+      const auto r = cli::evaluate_model(m, view, eo, communicator{});  // users split over the ranks, if any
       fmt::print("{} split, {} users, {}\n{}\n", o->split, r.users, r.protocol, r.metrics.to_string());
       if (o->json) {
         nlohmann::json j = r.metrics.to_json();

@@ -96,8 +96,9 @@ void add_train(CLI::App& app) {
                    cfg.head, m.parameters().count());
         if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
         auto run = [&](auto& obj) {
-          const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
-          report_test(m, split, ds, r, o->train, o->out);
+          const communicator comm;  // dist::mpi under SLMREC_WITH_MPI: this rank's share of every batch
+          const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume, comm);
+          report_test(m, split, ds, r, o->train, o->out, comm);
         };
         if (o->loss == "sampled") {
           train::next_item_objective obj(m, train::candidate_sampler(ds.num_items, split.train_item_counts, o->sampled));

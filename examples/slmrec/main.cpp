@@ -8,13 +8,35 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/io/safetensors.hpp>
 
+#include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "commands.hpp"
+#if SLMREC_WITH_MPI
+#include <slmrec/dist/mpi.hpp>
+#endif
+
+namespace {
+// A failure's message and exit code; with MPI peers, the rank is named and the
+// whole job ends (MPI_Abort), since the others may wait in a collective.
+int failed(const std::string& message) {
+#if SLMREC_WITH_MPI
+  if (const slmrec::dist::mpi world; world.size() > 1) world.abort(message);
+#endif
+  fmt::print(stderr, "slmrec: error: {}\n", message);
+  return 1;
+}
+}  // namespace
 
 
 int main(int argc, char** argv) {
+#if SLMREC_WITH_MPI
+  slmrec::dist::mpi_session mpi(argc, argv);
+  // Only rank 0 reports: the others' standard output is discarded (errors still reach stderr).
+  if (slmrec::dist::mpi().rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) return 1;
+#endif
   CLI::App app{"slmrec: sequential recommendation with small language models"};
   app.require_subcommand(1);
   // Options of the tool itself, accepted after the subcommand too (fallthrough,
@@ -45,17 +67,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const slmrec::error& e) {
-    fmt::print(stderr, "slmrec: error: {}\n", e.what());
-    return 1;
+    return failed(e.what());
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "slmrec: error: out of memory (a size in the input is larger than this machine can hold)\n");
-    return 1;
+    return failed("out of memory (a size in the input is larger than this machine can hold)");
   } catch (const std::exception& e) {
-    fmt::print(stderr, "slmrec: error: {}\n", slmrec::printable(e.what(), 400));
-    return 1;
+    return failed(slmrec::printable(e.what(), 400));
   } catch (...) {
-    fmt::print(stderr, "slmrec: error: an unknown exception\n");
-    return 1;
+    return failed("an unknown exception");
   }
   return 0;
 }

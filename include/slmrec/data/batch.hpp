@@ -90,6 +90,19 @@ inline void make_training_batch(std::span<const std::vector<std::int32_t>> seque
   }
 }
 
+// Rows [first, first + count) of a batch of `rows` belong to share `part` of
+// `parts`: contiguous blocks of rows / parts rows, the first rows % parts
+// shares one row more (so no two differ by more than one row; with fewer
+// rows than parts the last shares are empty).
+struct batch_share {
+  index first = 0, count = 0;
+};
+[[nodiscard]] inline batch_share share_of(index rows, index part, index parts) {
+  require(parts >= 1 && part >= 0 && part < parts, "batch share {} of {}: expected 0 <= part < parts", part, parts);
+  const index base = rows / parts, extra = rows % parts;
+  return {part * base + std::min(part, extra), base + (part < extra ? 1 : 0)};
+}
+
 // Iterates the training examples of an epoch in batches: one example per user
 // with at least 2 training items (the last max_len transitions of that
 // user's sequence). The order is reshuffled per epoch from (seed, epoch), so
@@ -135,12 +148,20 @@ class batcher {
   }
 
   // Fills `out` with the next batch; false (and `out` untouched) when the epoch is done.
-  bool next(batch& out) {
+  bool next(batch& out) { return next(out, 0, 1); }
+
+  // Data parallelism: the next global batch (batch_size rows, as next()
+  // would give) cut into `parts` shares, of which `out` gets share `part`
+  // (share_of below). Every part sees the same global order, so the shares
+  // of one step are disjoint and together are the batch one process takes.
+  bool next(batch& out, index part, index parts) {
     const index n = num_examples();
     const index rows = std::min(options_.batch_size, n - cursor_);
     if (rows <= 0 || (options_.drop_last && rows < options_.batch_size)) return false;
+    const batch_share s = share_of(rows, part, parts);
     make_training_batch(sequences_,
-                        std::span(order_).subspan(static_cast<std::size_t>(cursor_), static_cast<std::size_t>(rows)),
+                        std::span(order_).subspan(static_cast<std::size_t>(cursor_ + s.first),
+                                                  static_cast<std::size_t>(s.count)),
                         options_, out);
     cursor_ += rows;
     return true;

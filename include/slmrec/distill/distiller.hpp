@@ -7,6 +7,7 @@
 // The teacher runs without dropout and never learns, so its boundary states
 // for a user's training sequence never change: they are computed the first
 // time the user is seen and read from a cache ever after.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,6 +20,7 @@
 #include <slmrec/data/batch.hpp>
 #include <slmrec/distill/block_map.hpp>
 #include <slmrec/distill/losses.hpp>
+#include <slmrec/dist/loss_units.hpp>
 #include <slmrec/model/item_scorer.hpp>
 #include <slmrec/nn/context.hpp>
 
@@ -73,7 +75,10 @@ class distiller {
     cache_.resize(std::size_t(offset_.back() * map.blocks * d));
   }
 
-  double train_step(const data::batch& b, std::uint64_t seed) {
+  // `global` (data parallelism): the global batch's counts; each term's sum
+  // is divided by them instead of this batch's own, and the terms returned
+  // are this share's part of the global means (they add up over the ranks).
+  double train_step(const data::batch& b, std::uint64_t seed, const dist::loss_units& global = {}) {
     const index d = student_.config().dim, blocks = map_.blocks;
     student_.encode(b.items, b.size, b.length, true, seed);
     const auto& in = student_.input();
@@ -103,6 +108,7 @@ class distiller {
       missing = missing || !cached_[u];
     }
     const index n = index(align_rows_.size());
+    const double aligned = global.aligned > 0 ? global.aligned : double(n), share = double(n) / aligned;
     nn::ensure_size(rows_dev_, n);
     nn::ensure_size(cache_rows_dev_, n);
     BE::upload(align_rows_.data(), rows_dev_.data(), n);
@@ -132,22 +138,35 @@ class distiller {
       BE::gather_rows(student_.layers().output(layer), rows_dev_.data(), s_rows_.data(), n, d);
       BE::fill(ds_rows_.data(), n * d, T(0));
       const auto a = align_.forward_backward(t_rows_.data(), s_rows_.data(), ds_rows_.data(), n, d, w_.cos, w_.norm,
-                                             w_.norm_type, 1.0 / double(n * blocks));
-      terms.cosine += a.cosine / double(blocks);
-      terms.norm += a.norm / double(blocks);
+                                             w_.norm_type, 1.0 / (aligned * double(blocks)));
+      terms.cosine += a.cosine * share / double(blocks);
+      terms.norm += a.norm * share / double(blocks);
       BE::scatter_add_rows(ds_rows_.data(), rows_dev_.data(), layer_grad(layer), n, d);
     }
     // Multi-supervision: the student's extra heads on its intermediate boundaries.
     const auto& aux = student_.config().aux_layers;
     if (w_.ms > 0.0)
       for (std::size_t j = 0; j < aux.size(); ++j)
-        terms.ms += student_.aux_cross_entropy(targets_, index(j), w_.ms / double(aux.size()), layer_grad(aux[j])) /
+        terms.ms += student_.aux_cross_entropy(targets_, index(j), w_.ms / double(aux.size()), layer_grad(aux[j]),
+                                               global.targets) /
                     double(aux.size());
     // The student's own cross-entropy runs the one backward, with all of the above as extra gradients.
-    terms.ce = student_.train_cross_entropy(targets_, extra_ptr_);
+    terms.ce = student_.train_cross_entropy(targets_, extra_ptr_, global.targets);
     terms.total = terms.ce + w_.cos * terms.cosine + w_.norm * terms.norm + w_.ms * terms.ms;
     last_ = terms;
     return terms.total;
+  }
+
+  // What this batch's means divide by: its target cells and aligned positions.
+  [[nodiscard]] dist::loss_units loss_units(const data::batch& b) const {
+    dist::loss_units u;
+    u.targets = double(std::count_if(b.targets.begin(), b.targets.end(), [](std::int32_t t) { return t != 0; }));
+    for (index r = 0; r < b.size; ++r) {
+      const auto user = std::size_t(b.users[std::size_t(r)]);
+      require(user + 1 < offset_.size(), "distiller: user {} is outside the training data it was built for", user);
+      u.aligned += double(offset_[user + 1] - offset_[user]);
+    }
+    return u;
   }
 
   void score(const data::batch& b, std::span<float> scores) { student_.score_last(b.items, b.size, b.length, scores); }

@@ -14,6 +14,12 @@
 // (block_ranking.hpp) is ranked in blocks of items under the full protocol,
 // never holding a [batch, num_items + 1] matrix, with the same result as
 // the dense ranking of its scores. Also includes every eval header.
+//
+// With a distributed communicator (dist/communicator.hpp) the users are split
+// over the ranks (contiguous shares, data::share_of); each rank ranks its
+// share, the ranks are gathered in view order and every rank accumulates all
+// of them in that order: the metrics are those of one process, bit for bit
+// (a user's rank does not depend on its batch-mates).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -27,6 +33,7 @@
 #include <slmrec/core/rng.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/dist/communicator.hpp>
 #include <slmrec/eval/block_ranking.hpp>
 #include <slmrec/eval/metrics.hpp>
 #include <slmrec/eval/ranking.hpp>
@@ -96,9 +103,10 @@ inline std::vector<std::size_t> chosen_users(index n, const eval_options& o) {
 
 }  // namespace detail
 
-template <class Scorer>
+template <class Scorer, dist::communicator Comm = dist::none>
 requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_scorer<Scorer>
-[[nodiscard]] eval_result evaluate(const split_view& view, Scorer&& scorer, const eval_options& options = {}) {
+[[nodiscard]] eval_result evaluate(const split_view& view, Scorer&& scorer, const eval_options& options = {},
+                                   const Comm& comm = {}) {
   const index n = view.size();
   require(view.num_items >= 1, "evaluate: num_items = {}, expected >= 1", view.num_items);
   require(view.inputs.size() == view.users.size() && view.targets.size() == view.users.size(),
@@ -116,12 +124,23 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
   const negative_sampler sampler = !sampled || options.negatives == sampling::uniform
                                        ? negative_sampler(view.num_items)
                                        : negative_sampler(view.num_items, view.item_counts);
-  const std::vector<std::size_t> rows = detail::chosen_users(n, options);
+  const std::vector<std::size_t> chosen = detail::chosen_users(n, options);
+  const data::batch_share share = data::share_of(index(chosen.size()), comm.rank(), comm.size());
+  const auto rows = std::span(chosen).subspan(std::size_t(share.first), std::size_t(share.count));
   const auto width = static_cast<std::size_t>(view.num_items) + 1;
   const auto length = static_cast<std::size_t>(options.max_len);
 
   eval_result result;
-  result.users = static_cast<index>(rows.size());
+  result.users = static_cast<index>(chosen.size());
+  std::vector<std::int64_t> ranked;  // distributed: this share's ranks, in view order
+  const auto add = [&](index rank) {
+    if constexpr (Comm::distributed) {
+      require(rank >= 0, "rank {} is negative, expected a 0-based rank", rank);
+      ranked.push_back(rank);
+    } else {
+      result.metrics.add(rank);
+    }
+  };
   result.protocol = detail::describe(view, options, result.users);
   data::batch in;
   std::vector<float> scores;
@@ -167,7 +186,7 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
           fail("evaluate: {}", e.what());
         }
         for (std::size_t r = 0; r < count; ++r) try {
-            result.metrics.add(ranks[r].finish());
+            add(ranks[r].finish());
           } catch (const error& e) {
             user_error(rows[begin + r], e);
           }
@@ -190,8 +209,7 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
         require(view.targets[k] >= 1 && view.targets[k] <= view.num_items, "target item {} out of range [1, {}]",
                 view.targets[k], view.num_items);
         if (!sampled) {
-          result.metrics.add(
-              full_rank(row, view.targets[k],
+          add(full_rank(row, view.targets[k],
                         options.exclude_history ? std::span(view.inputs[k]) : std::span<const std::int32_t>{}));
           continue;
         }
@@ -209,11 +227,17 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
         seen.push_back(view.targets[k]);  // never a negative, whatever the view holds
         rng r_user = rng::derived(options.seed, static_cast<std::uint64_t>(user));
         const auto negatives = sampler.sample(options.num_negatives, seen, r_user);
-        result.metrics.add(sampled_rank(row, view.targets[k], negatives));
+        add(sampled_rank(row, view.targets[k], negatives));
       } catch (const error& e) {
         user_error(k, e);
       }
     }
+  }
+  if constexpr (Comm::distributed) {
+    std::vector<std::int64_t> all;
+    std::vector<index> counts;
+    comm.allgatherv(std::span<const std::int64_t>(ranked), all, counts);
+    for (const auto r : all) result.metrics.add(index(r));
   }
   return result;
 }

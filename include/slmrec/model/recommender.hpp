@@ -10,6 +10,7 @@
 //
 // The model owns its parameters (one flat buffer) and every activation
 // buffer, so it is neither copied nor moved: hold it by value or unique_ptr.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -184,12 +185,17 @@ class recommender {
   // Cross-entropy over all items at the rows of the last encode() whose
   // target (one per trimmed cell, [batch * length]) is not 0; mean over those
   // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
-  double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {}) {
+  // `denominator` > 0 replaces the count of rows the mean divides by (every
+  // loss below takes it): data-parallel ranks pass the global batch's count,
+  // so their gradients add up to the global mean (dist/loss_units.hpp).
+  double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {},
+                             double denominator = 0.0) {
     static_assert(trainable,
                   "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
+    const double den = mean_denominator(denominator);
     return selected_rows_loss(
-        extra, [&](const T* h, T* dh, index m) { return head_cross_entropy(h, dh, m, 1.0 / double(m)); });
+        extra, [&](const T* h, T* dh, index m) { return head_cross_entropy(h, dh, m, 1.0 / den); }, den);
   }
 
   // Multi-supervision: the extra head j (its own norm, then the model's item
@@ -197,7 +203,8 @@ class recommender {
   // targets' rows. Adds d(weight * loss)/d(layer output) into dlayer [rows, dim]
   // and the head's parameter gradients; call after encode(), before the main
   // backward that reads dlayer as an extra gradient. Returns the mean loss.
-  double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer) {
+  double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer,
+                           double denominator = 0.0) {
     static_assert(trainable,
                   "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     select_rows(targets);
@@ -211,7 +218,8 @@ class recommender {
     BE::gather_rows(stack_.output(cfg_.aux_layers[std::size_t(j)]), sel_dev_.data(), aux_in_.data(), m, d);
     norm.forward(aux_in_.data(), aux_h_.data(), m);
     BE::fill(daux_h_.data(), m * d, T(0));
-    const double loss = head_cross_entropy(aux_h_.data(), daux_h_.data(), m, weight / double(m)) / double(m);
+    const double den = mean_denominator(denominator);
+    const double loss = head_cross_entropy(aux_h_.data(), daux_h_.data(), m, weight / den) / den;
     BE::fill(daux_in_.data(), m * d, T(0));
     norm.backward(aux_in_.data(), daux_h_.data(), daux_in_.data(), m);
     BE::scatter_add_rows(daux_in_.data(), sel_dev_.data(), dlayer, m, d);
@@ -220,7 +228,8 @@ class recommender {
 
   // SASRec's objective: binary cross-entropy of each target against one
   // negative (`negatives`, same layout as targets). Tied head only.
-  double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives) {
+  double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives,
+                           double denominator = 0.0) {
     static_assert(trainable,
                   "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
@@ -230,10 +239,11 @@ class recommender {
     upload_ints(neg, neg_dev_);
     touch_item_rows(sel_targets_);
     touch_item_rows(neg);
+    const double den = mean_denominator(denominator);
     return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
       return bce_.forward_backward(h, items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, cfg_.dim, dh,
-                                   items_.weight.grad, 1.0 / double(m));
-    });
+                                   items_.weight.grad, 1.0 / den);
+    }, den);
   }
 
   // Sampled softmax (nn/sampled_softmax_loss.hpp): each target against the
@@ -243,7 +253,7 @@ class recommender {
   // returns the mean loss. The item table's gradient touches only the rows
   // used, which a row-tracked store (enable_sparse_item_gradients) exploits.
   double train_sampled_softmax(std::span<const std::int32_t> targets, std::span<const std::int32_t> candidates,
-                               std::span<const float> candidate_offsets) {
+                               std::span<const float> candidate_offsets, double denominator = 0.0) {
     static_assert(trainable,
                   "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
     if constexpr (!backend::sampled_softmax_ops<BE>) {
@@ -257,13 +267,14 @@ class recommender {
       upload_floats(candidate_offsets, cand_offsets_dev_);
       upload_ints(candidates, cand_dev_);
       const index c = index(candidates.size());
+      const double den = mean_denominator(denominator);
       return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
         return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
           touch_table_rows(dtable, sel_targets_);
           touch_table_rows(dtable, candidates);
-          return sampled_.forward_backward(q, table, tgt_dev_.data(), cand_dev_.data(), cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / double(m));
+          return sampled_.forward_backward(q, table, tgt_dev_.data(), cand_dev_.data(), cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / den);
         });
-      });
+      }, den);
     }
   }
 
@@ -453,6 +464,11 @@ class recommender {
     }
   }
 
+  // What a loss's mean divides by: the selected rows, unless a caller gives the global count.
+  [[nodiscard]] double mean_denominator(double given) const {
+    return given > 0.0 ? given : double(std::max<std::size_t>(sel_rows_.size(), 1));
+  }
+
   void select_rows(std::span<const std::int32_t> targets) {
     require(index(targets.size()) == in_.rows(), "loss: {} targets for a trimmed batch of {} cells", targets.size(),
             in_.rows());
@@ -474,7 +490,7 @@ class recommender {
   // gradient of the mean into dh, scatter dh back and run the encoder's
   // backward (with `extra` gradients at block outputs). Returns the mean.
   template <class Loss>
-  double selected_rows_loss(std::span<const T* const> extra, Loss&& loss) {
+  double selected_rows_loss(std::span<const T* const> extra, Loss&& loss, double den) {
     const index m = index(sel_rows_.size()), d = cfg_.dim;
     nn::ensure_size(dhidden_, in_.rows() * d);
     BE::fill(dhidden_.data(), in_.rows() * d, T(0));
@@ -484,7 +500,7 @@ class recommender {
       nn::ensure_size(dsel_h_, m * d);
       BE::fill(dsel_h_.data(), m * d, T(0));
       BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
-      mean = loss(sel_h_.data(), dsel_h_.data(), m) / double(m);
+      mean = loss(sel_h_.data(), dsel_h_.data(), m) / den;
       BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
     }
     backward_encoder(dhidden_.data(), extra);

@@ -1,6 +1,7 @@
 #pragma once
 // Objectives the trainer optimises. The trainer knows only this interface; it
 // never knows whether a step is plain next-item prediction or distillation.
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <slmrec/core/hash.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/dist/loss_units.hpp>
 #include <slmrec/model/item_scorer.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 
@@ -32,6 +34,21 @@ concept objective = requires(O& o, const data::batch& b, std::uint64_t seed, std
   { o.max_len() } -> std::convertible_to<index>;
   { o.config_json() } -> std::convertible_to<nlohmann::json>;
 };
+
+// An objective data-parallel training can split: o.loss_units(batch) counts
+// what its mean loss divides by, and o.train_step(batch, seed, global) divides
+// by the global batch's counts instead (dist/loss_units.hpp).
+template <class O>
+concept shardable_objective = objective<O> && requires(O& o, const data::batch& b, std::uint64_t seed,
+                                                       const dist::loss_units& u) {
+  { o.loss_units(b) } -> std::convertible_to<dist::loss_units>;
+  { o.train_step(b, seed, u) } -> std::convertible_to<double>;
+};
+
+// Cells of a batch with a next-item target: what the next-item losses average over.
+inline double count_targets(const data::batch& b) {
+  return double(std::count_if(b.targets.begin(), b.targets.end(), [](std::int32_t t) { return t != 0; }));
+}
 
 enum class loss_kind { cross_entropy, sampled_bce, sampled_softmax };
 
@@ -51,21 +68,23 @@ class next_item_objective {
     model_.enable_sparse_item_gradients();
   }
 
-  double train_step(const data::batch& b, std::uint64_t seed) {
+  double train_step(const data::batch& b, std::uint64_t seed, const dist::loss_units& global = {}) {
+    const double den = global.targets;  // 0: the batch's own count
     model_.encode(b.items, b.size, b.length, true, seed);
     const auto& in = model_.input();
     targets_.resize(std::size_t(in.rows()));
     for (index r = 0; r < in.batch; ++r)
       for (index t = 0; t < in.length; ++t)
         targets_[std::size_t(r * in.length + t)] = b.target(r, in.first_column + t);
-    if (loss_ == loss_kind::cross_entropy) return model_.train_cross_entropy(targets_);
+    if (loss_ == loss_kind::cross_entropy) return model_.train_cross_entropy(targets_, {}, den);
     if (loss_ == loss_kind::sampled_softmax) {
       sampler_->draw(targets_, mix64(seed ^ 0x5A3D'50F7ull), candidates_);
-      return model_.train_sampled_softmax(targets_, candidates_.items, candidates_.offsets);
+      return model_.train_sampled_softmax(targets_, candidates_.items, candidates_.offsets, den);
     }
     sample_negatives(in.batch, in.length, mix64(seed ^ 0xBCEull));
-    return model_.train_sampled_bce(targets_, negatives_);
+    return model_.train_sampled_bce(targets_, negatives_, den);
   }
+  [[nodiscard]] dist::loss_units loss_units(const data::batch& b) const { return {count_targets(b), 0.0}; }
 
   void score(const data::batch& b, std::span<float> scores) { model_.score_last(b.items, b.size, b.length, scores); }
   // Validation's full ranking streams the catalog through this where the model allows it.

@@ -5,6 +5,10 @@
 // a checkpoint after every epoch, and resumption that reproduces an
 // uninterrupted run exactly. A non-finite loss or gradient stops the run with
 // an error naming the step; the checkpoint of the last good epoch stays.
+// The communicator (dist/communicator.hpp) makes it data-parallel: each rank
+// trains on its share of every global batch (train/data_parallel.hpp),
+// validation is split over the ranks, and rank 0 alone prints and writes the
+// checkpoint, whose state is global (any number of ranks resumes it).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,10 +24,12 @@
 #include <slmrec/core/hash.hpp>
 #include <slmrec/data/batch.hpp>
 #include <slmrec/data/split.hpp>
+#include <slmrec/dist/communicator.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/train/adamw.hpp>
 #include <slmrec/train/checkpoint.hpp>
 #include <slmrec/train/clip.hpp>
+#include <slmrec/train/data_parallel.hpp>
 #include <slmrec/train/objective.hpp>
 #include <slmrec/train/schedule.hpp>
 
@@ -67,9 +73,10 @@ struct fit_result {
   double seconds_to_best = 0.0;  // from the start of training to the end of the best epoch (across resumes)
 };
 
-template <objective Objective>
+namespace detail {
+template <objective Objective, dist::communicator Comm>
 fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds, const train_config& cfg,
-               const std::filesystem::path& out, bool resume = false) {
+               const std::filesystem::path& out, bool resume, const Comm& comm) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   require(cfg.metric == "MRR" || cfg.metric.starts_with("HR@") || cfg.metric.starts_with("NDCG@"),
@@ -133,7 +140,9 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
             out.string(), last.value("eval_users", valid.size()), last.value("eval_seed", cfg.seed), eval_users,
             cfg.seed);
   }
-  const bool bar = cfg.verbosity > 0 && ::isatty(2);
+  const int verbosity = comm.root() ? cfg.verbosity : 0;
+  const bool bar = verbosity > 0 && ::isatty(2);
+  data_parallel<Comm, BE> dp(comm, ps);
 
   data::batch b;
   while (!state.finished && state.epoch < cfg.epochs) {
@@ -142,9 +151,10 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
     double loss_sum = 0.0;
     index steps = 0, sequences = 0;
     double lr = 0.0;
-    while (batches.next(b)) {
+    while (dp.next(batches, b)) {
       ps.zero_grads();
-      const double loss = obj.train_step(b, mix64(cfg.seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(state.step + 1))));
+      const double loss =
+          dp.train_step(obj, b, mix64(cfg.seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(state.step + 1))));
       const double norm = clip_grad_norm(ps, cfg.clip);
       require(std::isfinite(loss) && std::isfinite(norm),
               "training diverged at step {} (epoch {}, batch {}): loss {}, gradient norm {}; the last good "
@@ -166,19 +176,22 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       }
     }
     if (bar) fmt::print(stderr, "\r{:100}\r", "");
+    double all_sequences = double(sequences);  // the global batch's rows, summed over the ranks
+    comm.allreduce_sum(&all_sequences, 1);
     opt.settle();  // rows of a row-tracked table behind the current step catch up before they are read
     const double train_secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
 
     const auto res = [&] {
       if constexpr (requires { obj.block_scorer(); }) {
-        return eval::evaluate(valid, obj.block_scorer(), eo);
+        return eval::evaluate(valid, obj.block_scorer(), eo, comm);
       } else {
         auto scorer = [&](const data::batch& in, std::span<float> scores) { obj.score(in, scores); };
-        return eval::evaluate(valid, scorer, eo);
+        return eval::evaluate(valid, scorer, eo, comm);
       }
     }();
     const double metric = res.metrics.mean(cfg.metric);
     ++state.epoch;
+    dp.check_replicas(state.epoch);
     const double elapsed = elapsed_before + std::chrono::duration<double>(clock::now() - start).count();
     if (metric > state.best_metric) {
       state.best_metric = metric;
@@ -194,18 +207,18 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
                              {"train_loss", steps > 0 ? loss_sum / double(steps) : 0.0},
                              {"lr", lr},
                              {"train_seconds", train_secs},
-                             {"sequences_per_second", double(sequences) / train_secs},
+                             {"sequences_per_second", all_sequences / train_secs},
                              {"elapsed_seconds", elapsed},
                              {"valid", res.metrics.to_json()},
                              {"eval_users", res.users},  // the validation sample: its size, seed and population
                              {"eval_seed", cfg.seed},
                              {"eval_users_total", valid.size()}});
     if (state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs) state.finished = true;
-    save_checkpoint(out, config, ps, best.data(), opt, state);
-    if (cfg.verbosity > 0)
+    if (comm.root()) save_checkpoint(out, config, ps, best.data(), opt, state);
+    if (verbosity > 0)
       fmt::print("epoch {:>3}  loss {:.4f}  valid {} {:.4f} (best {:.4f} @ {})  HR@10 {:.4f}  {:.1f}s  {:.0f} seq/s\n",
                  state.epoch, steps > 0 ? loss_sum / double(steps) : 0.0, cfg.metric, metric, state.best_metric,
-                 state.best_epoch, res.metrics.mean("HR@10"), train_secs, double(sequences) / train_secs);
+                 state.best_epoch, res.metrics.mean("HR@10"), train_secs, all_sequences / train_secs);
     std::fflush(stdout);
   }
   BE::copy(best.data(), ps.values_data(), ps.total_size());  // the model ends with its best weights
@@ -214,6 +227,15 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
   r.seconds = std::chrono::duration<double>(clock::now() - start).count();
   r.seconds_to_best = seconds_to_best;
   return r;
+}
+}  // namespace detail
+
+template <objective Objective, dist::communicator Comm = dist::none>
+fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds, const train_config& cfg,
+               const std::filesystem::path& out, bool resume = false, const Comm& comm = {}) {
+  // With peers, an exception on one rank ends them all (MPI_Abort naming the
+  // rank) rather than leaving them in a collective it will never join.
+  return comm.guarded([&] { return detail::fit(obj, split, ds, cfg, out, resume, comm); });
 }
 
 }  // namespace slmrec::train

@@ -1,0 +1,86 @@
+#pragma once
+// What the MPI tests share: toy data of an exact number of training users, a
+// folder every rank sees (rank 0's), and the relative distance of two weight vectors.
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <slmrec/data/synthetic.hpp>
+#include <slmrec/dist/mpi.hpp>
+#include <slmrec/model/recommender_config.hpp>
+#include <slmrec/nn/parameters.hpp>
+#include <slmrec/train/trainer.hpp>
+
+#include "support/temp_dir.hpp"
+
+namespace slmrec::test {
+
+// `users` users of 5..12 items: each one training example, so an epoch of
+// batch B is ceil(users / B) steps.
+inline data::dataset dist_data(index users, std::int32_t items = 60) {
+  data::synthetic_options o;
+  o.users = users;
+  o.items = items;
+  o.min_len = 5;
+  o.max_len = 12;
+  o.seed = 11;
+  return data::make_synthetic(o);
+}
+
+inline model::recommender_config dist_model(index num_items, index layers = 1) {
+  model::recommender_config c;
+  c.arch = "llama";
+  c.num_items = num_items;
+  c.dim = 16;
+  c.heads = 2;
+  c.layers = layers;
+  c.max_len = 10;
+  c.dropout = 0.0;  // masks come from (seed, step, rank): with dropout the ranks draw differently from one process
+  return c;
+}
+
+inline train::train_config dist_train(index epochs, index batch) {
+  train::train_config t;
+  t.epochs = epochs;
+  t.batch_size = batch;
+  t.lr = 3e-3;
+  t.weight_decay = 0.01;
+  t.clip = 1.0;
+  t.patience = 100;
+  t.seed = 5;
+  t.eval_users = 40;
+  t.verbosity = 0;
+  return t;
+}
+
+// A scratch folder of rank 0's, the same path on every rank (one machine).
+class shared_dir {
+ public:
+  explicit shared_dir(const dist::mpi& comm) {
+    std::string mine = comm.root() ? own_.path().string() : std::string();
+    std::vector<char> all;
+    std::vector<index> counts;
+    comm.allgatherv(std::span<const char>(mine.data(), mine.size()), all, counts);
+    path_ = std::string(all.begin(), all.end());
+  }
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  temp_dir own_;  // removed by rank 0's destructor
+  std::filesystem::path path_;
+};
+
+// ||a - b|| / ||b|| over the store's values.
+template <class BE>
+double relative_distance(const nn::parameter_store<BE>& a, const nn::parameter_store<BE>& b) {
+  double diff = 0, ref = 0;
+  for (index i = 0; i < a.total_size(); ++i) {
+    const double x = double(a.values_data()[i]), y = double(b.values_data()[i]);
+    diff += (x - y) * (x - y);
+    ref += y * y;
+  }
+  return std::sqrt(diff / ref);
+}
+
+}  // namespace slmrec::test
