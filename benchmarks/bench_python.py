@@ -64,7 +64,8 @@ def part_batch(a, slmrec):
         py_ms.append(median_ms(lambda: model.recommend(batch, k=10), 2, a.reps))
         rec = run_json([a.bench_quant_model, "--checkpoint", a.checkpoint, "--data", a.data, "--schemes", "fp32",
                         "--batch", str(a.batch), "--rounds", "1", "--reps", str(a.reps)])
-        cpp_ms.append(next(r for r in rec if r.get("scheme") == "fp32")["batch_ms"])
+        ms = next(r for r in rec if r.get("scheme") == "fp32")["batch_ms"]  # its rounds' medians
+        cpp_ms.append(statistics.median(ms) if isinstance(ms, list) else ms)
     py, cpp = statistics.median(py_ms), statistics.median(cpp_ms)
     print(f"\n| batch of {a.batch}, top-10 | Python ms | C++ model::server ms | Python / C++ |\n|---|---|---|---|")
     print(f"| {a.checkpoint} | {py:.3f} | {cpp:.3f} | {py / cpp:.3f} |")
