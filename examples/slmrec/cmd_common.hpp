@@ -12,6 +12,7 @@
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/io/atomic_file.hpp>
+#include <slmrec/jobs/report.hpp>
 #include <slmrec/train/trainer.hpp>
 
 #include "cmd_dist.hpp"
@@ -65,44 +66,22 @@ inline void add_train_options(CLI::App* cmd, train::train_config& t) {
       ->capture_default_str();
 }
 
-// evaluate() with the model's scores: streamed over the catalog (never a
-// [batch, items] matrix) where item_scorer applies, whole rows otherwise.
-// Under a distributed communicator each rank ranks its share of the users.
-template <class Model, class Comm = dist::none>
-eval::eval_result evaluate_model(Model& m, const eval::split_view& view, const eval::eval_options& eo,
-                                 const Comm& comm = {}) {
-  if constexpr (model::scores_item_ranges<Model>) {
-    model::item_scorer<Model> scorer(m);
-    return eval::evaluate(view, scorer, eo, comm);
-  } else {
-    auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
-    return eval::evaluate(view, scorer, eo, comm);
-  }
+using jobs::evaluate_model;
+
+// The test report's two lines: the metrics, then the JSON (the last line).
+inline void print_test(const jobs::test_report_t& rep) {
+  fmt::print("test ({}): {}\n", rep.json["protocol"].get<std::string>(), rep.summary);
+  fmt::print("{}\n", rep.json.dump());
 }
 
-// Evaluates a trained model on the test split (full ranking, history
-// excluded), writes DIR/test_metrics.json and prints the JSON last line.
+// Evaluates a trained model on the test split (jobs::test_report: writes
+// DIR/test_metrics.json) and prints it, the JSON last.
 template <class Model, class Comm = dist::none>
 nlohmann::json report_test(Model& m, const data::split& split, const data::dataset& ds, const train::fit_result& r,
                            const train::train_config& t, const std::string& out, const Comm& comm = {}) {
-  eval::eval_options eo;
-  eo.max_len = m.config().max_len;
-  eo.batch_size = 256;
-  const auto test = evaluate_model(m, eval::test_view(split, ds), eo, comm);
-  nlohmann::json j = test.metrics.to_json();
-  j["protocol"] = test.protocol;
-  j["split"] = "test";
-  j["users"] = test.users;
-  j["best_epoch"] = r.state.best_epoch;
-  j["epochs"] = r.state.epoch;
-  j["seconds"] = r.seconds;
-  j["seconds_to_best"] = r.seconds_to_best;
-  j["valid_" + t.metric] = r.state.best_metric;
-  j["parameters"] = m.parameters().count();
-  if (comm.root()) io::write_file_atomically(std::filesystem::path(out) / "test_metrics.json", j.dump(2) + "\n");
-  fmt::print("test ({}): {}\n", test.protocol, test.metrics.to_string());
-  fmt::print("{}\n", j.dump());
-  return j;
+  const auto rep = jobs::test_report(m, split, ds, r, t, out, comm);
+  print_test(rep);
+  return rep.json;
 }
 
 }  // namespace slmrec::cli

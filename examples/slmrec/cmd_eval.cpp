@@ -12,7 +12,7 @@
 #include <string>
 
 #include <slmrec/backend/select.hpp>
-#include <slmrec/eval/eval.hpp>
+#include <slmrec/jobs/eval_job.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
 
@@ -23,60 +23,35 @@ namespace slmrec::cli {
 void add_eval(CLI::App& app) {
   struct options {
     data_options data;
-    std::string checkpoint, protocol = "full", sampler = "uniform", split = "test", device = "cpu";
-    index negatives = 99, batch = 256, max_users = 0;
-    std::uint64_t seed = 0;
-    bool keep_history = false, json = false;
+    jobs::eval_job job;
+    std::string checkpoint, device = "cpu";
+    bool json = false;
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint under a ranking protocol");
   cmd->add_option("--checkpoint", o->checkpoint, "checkpoint directory")->required();
   o->data.add(cmd);
-  cmd->add_option("--protocol", o->protocol, "full (all items) | sampled (target + negatives)")->capture_default_str();
-  cmd->add_option("--negatives", o->negatives, "sampled: number of negatives")->capture_default_str();
-  cmd->add_option("--sampler", o->sampler, "sampled: uniform | popularity")->capture_default_str();
-  cmd->add_option("--split", o->split, "valid | test")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed of the negative sample and of the --eval-users sample")->capture_default_str();
-  cmd->add_option("--eval-users,--max-users", o->max_users, "evaluate a random subset of this many users, drawn with "
+  cmd->add_option("--protocol", o->job.protocol, "full (all items) | sampled (target + negatives)")->capture_default_str();
+  cmd->add_option("--negatives", o->job.negatives, "sampled: number of negatives")->capture_default_str();
+  cmd->add_option("--sampler", o->job.sampler, "sampled: uniform | popularity")->capture_default_str();
+  cmd->add_option("--split", o->job.split, "valid | test")->capture_default_str();
+  cmd->add_option("--seed", o->job.seed, "seed of the negative sample and of the --eval-users sample")->capture_default_str();
+  cmd->add_option("--eval-users,--max-users", o->job.max_users, "evaluate a random subset of this many users, drawn with "
                   "--seed (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--batch", o->batch, "users per scoring batch")->capture_default_str();
-  cmd->add_flag("--keep-history", o->keep_history, "full ranking: keep the user's own items as candidates");
+  cmd->add_option("--batch", o->job.batch, "users per scoring batch")->capture_default_str();
+  cmd->add_flag("--keep-history", o->job.keep_history, "full ranking: keep the user's own items as candidates");
   cmd->add_flag("--json", o->json, "print the result as one JSON object on the last line");
   cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
   cmd->callback([o] {
-    require(o->protocol == "full" || o->protocol == "sampled", "--protocol '{}' is not one of full, sampled",
-            o->protocol);
-    require(o->sampler == "uniform" || o->sampler == "popularity", "--sampler '{}' is not one of uniform, popularity",
-            o->sampler);
-    require(o->split == "valid" || o->split == "test", "--split '{}' is not one of valid, test", o->split);
+    o->job.check();
     const auto ds = o->data.load();
     const auto split = data::leave_one_out(ds);
     auto evaluate = [&](auto& m) {
-      require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}",
-              o->data.file, ds.num_items, m.config().num_items);
-      eval::eval_options eo;
-      eo.ranking = o->protocol == "full" ? eval::protocol::full : eval::protocol::sampled;
-      eo.exclude_history = !o->keep_history;
-      eo.num_negatives = o->negatives;
-      eo.negatives = o->sampler == "uniform" ? eval::sampling::uniform : eval::sampling::popularity;
-      eo.seed = o->seed;
-      eo.batch_size = o->batch;
-      eo.max_len = m.config().max_len;
-      eo.max_users = o->max_users;
-      const auto view = o->split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
-      const auto r = cli::evaluate_model(m, view, eo, communicator{});  // users split over the ranks, if any
-      fmt::print("{} split, {} users, {}\n{}\n", o->split, r.users, r.protocol, r.metrics.to_string());
-      if (o->json) {
-        nlohmann::json j = r.metrics.to_json();
-        j["protocol"] = r.protocol;
-        j["split"] = o->split;
-        j["users"] = r.users;
-        j["eval_users"] = r.users;  // the sample (as train's metrics.jsonl records it): size, seed, population
-        j["eval_seed"] = o->seed;
-        j["eval_users_total"] = view.size();
-        fmt::print("{}\n", j.dump());
-      }
+      const auto r = jobs::run_eval(m, o->job, ds, split, o->data.file, communicator{});
+      fmt::print("{} split, {} users, {}\n{}\n", o->job.split, r.result.users, r.result.protocol,
+                 r.result.metrics.to_string());
+      if (o->json) fmt::print("{}\n", r.json.dump());
     };
     // Float checkpoints run on any backend; quantized ones on the CPU kernels of quant/.
     backend::with_device(o->device, [&](auto device) {

@@ -122,25 +122,14 @@ void add_recommend(CLI::App& app) {
       const auto ds = data::read_dataset(o->data, lo);
       require(ds.num_items == n_items, "{} has {} items but the checkpoint was trained with {}", o->data, ds.num_items,
               n_items);
-      std::string text;
-      std::vector<std::int32_t> top;
+      std::vector<std::int32_t> top(std::size_t(ds.num_users() * o->k));
       const auto t0 = std::chrono::steady_clock::now();
-      const index max_len = m.config().max_len;
-      for (index u0 = 0; u0 < ds.num_users(); u0 += o->batch) {
-        const index n = std::min(o->batch, ds.num_users() - u0);
-        const auto users = std::span(ds.sequences).subspan(std::size_t(u0), std::size_t(n));
-        const auto batch = model::pad_sequences(users, max_len);
-        top.resize(std::size_t(n * o->k));
-        serve.recommend(std::span(batch.data(), batch.size()), n, max_len, o->k, !o->keep_history, top);
-        for (index r = 0; r < n; ++r) {
-          auto row = std::span(top).subspan(std::size_t(r * o->k), std::size_t(o->k));
-          const auto& history = users[std::size_t(r)];
-          // The batch holds the last max_len items; a longer history goes
-          // through the one-user path, which excludes all of it.
-          if (!o->keep_history && index(history.size()) > max_len) serve.recommend(history, o->k, true, row);
-          text += fmt::format("{}\t{}\n", u0 + r + 1, fmt::join(row, " "));
-        }
-      }
+      model::recommend_histories(serve, std::span(ds.sequences), m.config().max_len, o->k, !o->keep_history, top, {},
+                                 o->batch);
+      std::string text;
+      for (index u = 0; u < ds.num_users(); ++u)
+        text += fmt::format("{}\t{}\n", u + 1,
+                            fmt::join(std::span(top).subspan(std::size_t(u * o->k), std::size_t(o->k)), " "));
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (o->out.empty()) {
         fmt::print("{}", text);

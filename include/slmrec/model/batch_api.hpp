@@ -72,4 +72,34 @@ inline xt::xtensor<std::int32_t, 2> pad_sequences(std::span<const std::vector<st
   return out;
 }
 
+// Each history's k best next items (best first) into out [n, k] and, unless
+// `scores` is empty, their scores into scores [n, k]: `batch` users at a time
+// through the server, left-padded to max_len (the most recent items read).
+// With `exclude_history` a history longer than max_len goes through the
+// one-user path, which excludes all of it, not only what the model read.
+template <class Model>
+void recommend_histories(server<Model>& serve, std::span<const std::vector<std::int32_t>> histories, index max_len,
+                         index k, bool exclude_history, std::span<std::int32_t> out, std::span<float> scores = {},
+                         index batch = 256) {
+  const auto users = index(histories.size());
+  require(index(out.size()) == users * k, "recommend: output holds {} ids, expected {} x {}", out.size(), users, k);
+  require(scores.empty() || index(scores.size()) == users * k,
+          "recommend: score output holds {} values, expected {} x {}", scores.size(), users, k);
+  require(batch >= 1, "recommend: batches of {} users, expected at least 1", batch);
+  const auto rows_of = [&](auto all, index first, index n) {
+    return all.empty() ? all : all.subspan(std::size_t(first * k), std::size_t(n * k));
+  };
+  for (index u0 = 0; u0 < users; u0 += batch) {
+    const index n = std::min(batch, users - u0);
+    const auto some = histories.subspan(std::size_t(u0), std::size_t(n));
+    const auto padded = pad_sequences(some, max_len);
+    serve.recommend(std::span(padded.data(), padded.size()), n, max_len, k, exclude_history, rows_of(out, u0, n),
+                    rows_of(scores, u0, n));
+    if (!exclude_history) continue;
+    for (index r = 0; r < n; ++r)
+      if (const auto& h = some[std::size_t(r)]; index(h.size()) > max_len)
+        serve.recommend(h, k, true, rows_of(out, u0 + r, 1), rows_of(scores, u0 + r, 1));
+  }
+}
+
 }  // namespace slmrec::model

@@ -11,14 +11,20 @@
 #include <span>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
+#include <slmrec/core/cpu_features.hpp>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
 
 namespace slmrec::model {
+
+namespace detail {
+#if SLMREC_X86
+// Whether any of s[0..16) is above t, for a build that does not target AVX-512 itself.
+SLMREC_TARGET_AVX512 inline bool any_above16_avx512(const float* s, float t) {
+  return _mm512_cmp_ps_mask(_mm512_loadu_ps(s), _mm512_set1_ps(t), _CMP_GT_OQ) != 0;
+}
+#endif
+}  // namespace detail
 
 // Sets to -inf the scores of `history`'s items that fall in the block of
 // items [first, first + scores.size()); ids outside it (padding, other
@@ -49,6 +55,7 @@ class top_k_list {
     index i = 0;
     for (; i < n && filled_ < k_; ++i) insert(s[i], first + std::int32_t(i));
     if (filled_ < k_) return;
+    [[maybe_unused]] const bool avx512 = cpu_has_avx512();  // compiled for neither: asked at run time
     for (; i + 16 <= n; i += 16) {
       const float threshold = score_[std::size_t(k_ - 1)];
       bool any = false;
@@ -59,7 +66,12 @@ class top_k_list {
       any = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + i), t, _CMP_GT_OQ),
                                             _mm256_cmp_ps(_mm256_loadu_ps(s + i + 8), t, _CMP_GT_OQ))) != 0;
 #else
-      for (index j = 0; j < 16; ++j) any = any || s[i + j] > threshold;
+#if SLMREC_X86
+      if (avx512) {
+        any = detail::any_above16_avx512(s + i, threshold);
+      } else
+#endif
+        for (index j = 0; j < 16; ++j) any = any || s[i + j] > threshold;
 #endif
       if (!any) continue;
       for (index j = i; j < i + 16; ++j) insert(s[j], first + std::int32_t(j));

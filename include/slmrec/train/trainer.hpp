@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,13 @@ struct train_config {
   index eval_users = 0;
   bool exclude_history = true;  // validation ranking excludes the input's items
   int verbosity = 1;            // 0 quiet, 1 a line per epoch (+ a progress bar on a terminal)
+  // Hooks on the training thread, outside any parallel region: after every
+  // optimizer step (the steps so far) and after every epoch's checkpoint (the
+  // epoch's record, as metrics.jsonl holds it). An exception thrown by either
+  // stops the run and leaves the last epoch's checkpoint as it was (the
+  // Python module raises KeyboardInterrupt from on_step).
+  std::function<void(index step)> on_step;
+  std::function<void(const nlohmann::json& epoch)> on_epoch;
 };
 
 inline nlohmann::json to_json(const train_config& c) {
@@ -166,6 +174,7 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       ++steps;
       sequences += b.size;
       loss_sum += loss;
+      if (cfg.on_step) cfg.on_step(state.step);
       if (bar) {
         const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
         const index total = batches.num_batches();
@@ -220,6 +229,7 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
                  state.epoch, steps > 0 ? loss_sum / double(steps) : 0.0, cfg.metric, metric, state.best_metric,
                  state.best_epoch, res.metrics.mean("HR@10"), train_secs, all_sequences / train_secs);
     std::fflush(stdout);
+    if (cfg.on_epoch) cfg.on_epoch(state.history.back());
   }
   BE::copy(best.data(), ps.values_data(), ps.total_size());  // the model ends with its best weights
   fit_result r;

@@ -9,15 +9,14 @@
 // the streamed full ranking of eval) see exactly the scores a whole-catalog
 // pass would, and a target's score computed alone equal to the same item's
 // score inside a block. dot_rows_ref is the same arithmetic in scalar code;
-// the AVX-512 kernel equals it bit for bit.
+// the AVX-512 kernel (dot_rows_avx512) equals it bit for bit, and dot_rows
+// picks it at run time when the CPU runs AVX-512 (core/cpu_features.hpp), so
+// a build without -march=native (where std::fma is a library call) keeps it.
 #include <cmath>
 #include <cstdint>
 
+#include <slmrec/core/cpu_features.hpp>
 #include <slmrec/core/types.hpp>
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace slmrec::backend::cpu {
 
@@ -41,18 +40,18 @@ inline void dot_rows_ref(const float* q, index m, const float* w, index n, index
     }
 }
 
-#if defined(__AVX512F__)
+#if SLMREC_X86
 namespace detail {
 
 // The all-ones masked forms are the plain instructions; GCC 12's unmasked
 // intrinsics pass an _mm512_undefined operand that -Wuninitialized reports.
 template <int Imm>
-inline __m512 shuffle_f32x4(__m512 a, __m512 b) {
+SLMREC_TARGET_AVX512 inline __m512 shuffle_f32x4(__m512 a, __m512 b) {
   return _mm512_maskz_shuffle_f32x4(__mmask16(0xffff), a, b, Imm);
 }
 
 // One row's 16 lane sums: the fma chain over the chunks of 16, zero past d.
-inline __m512 dot_lanes16(const float* q, const float* w, index d) {
+SLMREC_TARGET_AVX512 inline __m512 dot_lanes16(const float* q, const float* w, index d) {
   __m512 a = _mm512_setzero_ps();
   index k = 0;
   for (; k + 16 <= d; k += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(q + k), a);
@@ -64,13 +63,13 @@ inline __m512 dot_lanes16(const float* q, const float* w, index d) {
 }
 
 // Stages one and two of the tree on rows t..t+3: per 128-bit lane (one row each), e + (e + 8), then e + (e + 4).
-inline __m512 fold4(__m512 r0, __m512 r1, __m512 r2, __m512 r3) {
+SLMREC_TARGET_AVX512 inline __m512 fold4(__m512 r0, __m512 r1, __m512 r2, __m512 r3) {
   const __m512 x0 = _mm512_add_ps(shuffle_f32x4<0x44>(r0, r1), shuffle_f32x4<0xEE>(r0, r1));
   const __m512 x1 = _mm512_add_ps(shuffle_f32x4<0x44>(r2, r3), shuffle_f32x4<0xEE>(r2, r3));
   return _mm512_add_ps(shuffle_f32x4<0x88>(x0, x1), shuffle_f32x4<0xDD>(x0, x1));
 }
 // Stages three and four on four fold4 results (rows 0-3, 4-7, 8-11, 12-15), then rows in lane order.
-inline __m512 fold_last(__m512 y0, __m512 y1, __m512 y2, __m512 y3) {
+SLMREC_TARGET_AVX512 inline __m512 fold_last(__m512 y0, __m512 y1, __m512 y2, __m512 y3) {
   const __m512 z0 = _mm512_add_ps(_mm512_shuffle_ps(y0, y1, 0x44), _mm512_shuffle_ps(y0, y1, 0xEE));
   const __m512 z1 = _mm512_add_ps(_mm512_shuffle_ps(y2, y3, 0x44), _mm512_shuffle_ps(y2, y3, 0xEE));
   const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(z0, z1, 0x88), _mm512_shuffle_ps(z0, z1, 0xDD));
@@ -82,36 +81,49 @@ inline __m512 fold_last(__m512 y0, __m512 y1, __m512 y2, __m512 y3) {
 // of the 16 scores (lane t = row t), each row's lanes summed by the tree of
 // dot_rows_ref. Rows are read one after the other (a single stream through
 // memory) and folded into the tree as they come, so that few vectors are live.
+// (Helpers, not lambdas: a lambda does not inherit its function's target attribute.)
 template <bool Full>
-inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
-  const auto row = [&](int t) { return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps(); };
-  // Named in order: as function arguments the rows would be read in whatever order the compiler
-  // evaluates them (GCC: last first), a backward walk the prefetcher follows worse.
-  const auto group = [&](int t) {
-    const __m512 r0 = row(t), r1 = row(t + 1), r2 = row(t + 2), r3 = row(t + 3);
-    return fold4(r0, r1, r2, r3);
-  };
-  const __m512 y0 = group(0), y1 = group(4), y2 = group(8), y3 = group(12);
+SLMREC_TARGET_AVX512 inline __m512 dot_row_or_zero(const float* q, const float* w, index nt, index d, int t) {
+  return Full || t < nt ? dot_lanes16(q, w + t * d, d) : _mm512_setzero_ps();
+}
+// Named in order: as function arguments the rows would be read in whatever order the compiler
+// evaluates them (GCC: last first), a backward walk the prefetcher follows worse.
+template <bool Full>
+SLMREC_TARGET_AVX512 inline __m512 dot_group4(const float* q, const float* w, index nt, index d, int t) {
+  const __m512 r0 = dot_row_or_zero<Full>(q, w, nt, d, t), r1 = dot_row_or_zero<Full>(q, w, nt, d, t + 1),
+               r2 = dot_row_or_zero<Full>(q, w, nt, d, t + 2), r3 = dot_row_or_zero<Full>(q, w, nt, d, t + 3);
+  return fold4(r0, r1, r2, r3);
+}
+template <bool Full>
+SLMREC_TARGET_AVX512 inline __m512 dot_tile(const float* q, const float* w, index nt, index d) {
+  const __m512 y0 = dot_group4<Full>(q, w, nt, d, 0), y1 = dot_group4<Full>(q, w, nt, d, 4),
+               y2 = dot_group4<Full>(q, w, nt, d, 8), y3 = dot_group4<Full>(q, w, nt, d, 12);
   return fold_last(y0, y1, y2, y3);
+}
+
+// One row's chunk for two users: ra += w . x, rb += w . y.
+SLMREC_TARGET_AVX512 inline void fma_row_users2(__mmask16 mask, __m512 x, __m512 y, const float* w, __m512& ra,
+                                                __m512& rb) {
+  const __m512 wv = _mm512_maskz_loadu_ps(mask, w);
+  ra = _mm512_fmadd_ps(wv, x, ra);
+  rb = _mm512_fmadd_ps(wv, y, rb);
 }
 
 // Two users against 8 rows (t0..t0+7 of a full tile): each row's chunk is
 // loaded once for both, so the loads no longer outnumber the FMAs (the
 // batch's bound). Per (user, row) the same chain as dot_lanes16.
-inline void dot_rows8_users2(const float* qa, const float* qb, const float* w, index d, __m512& ya0, __m512& ya1,
-                             __m512& yb0, __m512& yb1) {
+SLMREC_TARGET_AVX512 inline void dot_rows8_users2(const float* qa, const float* qb, const float* w, index d,
+                                                  __m512& ya0, __m512& ya1, __m512& yb0, __m512& yb1) {
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
   __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
   for (index k = 0; k < d; k += 16) {
     const auto mask = static_cast<__mmask16>(d - k >= 16 ? 0xffffu : (1u << (d - k)) - 1u);
     const __m512 x = _mm512_maskz_loadu_ps(mask, qa + k), y = _mm512_maskz_loadu_ps(mask, qb + k);
-    const auto row = [&](__m512& ra, __m512& rb, index t) {
-      const __m512 wv = _mm512_maskz_loadu_ps(mask, w + t * d + k);
-      ra = _mm512_fmadd_ps(wv, x, ra);
-      rb = _mm512_fmadd_ps(wv, y, rb);
-    };
-    row(a0, b0, 0), row(a1, b1, 1), row(a2, b2, 2), row(a3, b3, 3);
-    row(a4, b4, 4), row(a5, b5, 5), row(a6, b6, 6), row(a7, b7, 7);
+    const float* wk = w + k;
+    fma_row_users2(mask, x, y, wk, a0, b0), fma_row_users2(mask, x, y, wk + d, a1, b1);
+    fma_row_users2(mask, x, y, wk + 2 * d, a2, b2), fma_row_users2(mask, x, y, wk + 3 * d, a3, b3);
+    fma_row_users2(mask, x, y, wk + 4 * d, a4, b4), fma_row_users2(mask, x, y, wk + 5 * d, a5, b5);
+    fma_row_users2(mask, x, y, wk + 6 * d, a6, b6), fma_row_users2(mask, x, y, wk + 7 * d, a7, b7);
   }
   ya0 = fold4(a0, a1, a2, a3);
   ya1 = fold4(a4, a5, a6, a7);
@@ -120,10 +132,10 @@ inline void dot_rows8_users2(const float* qa, const float* qb, const float* w, i
 }
 
 }  // namespace detail
-#endif
 
-inline void dot_rows(const float* q, index m, const float* w, index n, index d, float* out, index ldo) {
-#if defined(__AVX512F__)
+// The AVX-512 kernel; call it only where cpu_supports(simd::avx512).
+SLMREC_TARGET_AVX512 inline void dot_rows_avx512(const float* q, index m, const float* w, index n, index d, float* out,
+                                                 index ldo) {
   // Items in tiles of 16 (8 KB at d 128, kept in L1 while every user reads them).
   for (index j = 0; j < n; j += 16) {
     const index nt = n - j < 16 ? n - j : 16;
@@ -143,9 +155,14 @@ inline void dot_rows(const float* q, index m, const float* w, index n, index d, 
       _mm512_mask_storeu_ps(out + u * ldo + j, store, s);
     }
   }
-#else
-  dot_rows_ref(q, m, w, n, d, out, ldo);
+}
 #endif
+
+inline void dot_rows(const float* q, index m, const float* w, index n, index d, float* out, index ldo) {
+#if SLMREC_X86
+  if (cpu_has_avx512()) return dot_rows_avx512(q, m, w, n, d, out, ldo);
+#endif
+  dot_rows_ref(q, m, w, n, d, out, ldo);
 }
 
 }  // namespace slmrec::backend::cpu

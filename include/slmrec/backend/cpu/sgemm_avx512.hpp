@@ -17,10 +17,12 @@
 // never zeroed first. Threads split C into disjoint rectangles, each thread
 // packing what its rectangle needs, so no synchronisation is needed inside.
 //
-// `blas_kernels<float>::gemm` calls this when the compiler targets AVX-512;
-// tests hold it against `gemm_ref` at many shapes, transposes and tails.
-#if defined(__AVX512F__)
-#include <immintrin.h>
+// `blas_kernels<float>::gemm` calls this when the CPU runs AVX-512 (asked at
+// run time: every function carries the target attribute, so a build without
+// -march=native, the Python wheel's, keeps this kernel); tests hold it
+// against `gemm_ref` at many shapes, transposes and tails.
+#include <slmrec/core/cpu_features.hpp>
+#if SLMREC_X86
 
 #include <algorithm>
 #include <cstring>
@@ -59,13 +61,13 @@ struct sgemm_workspace {
 };
 
 // The first n lanes of a 16-lane vector (none for n <= 0, all for n >= 16).
-inline __mmask16 lane_mask(index n) {
+SLMREC_TARGET_AVX512 inline __mmask16 lane_mask(index n) {
   return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
 }
 
 // In-register transpose of a 16 x 16 block: r[i] holds row i on entry and
 // column i on exit (unpack within 128-bit lanes, then lane shuffles).
-inline void transpose16(__m512 r[16]) {
+SLMREC_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -91,7 +93,7 @@ inline void transpose16(__m512 r[16]) {
 // Copies `count` (<= 16) rows of 16 values, src rows `ld` apart, to dst as
 // 16 rows of `count` values `dst_ld` apart (a transposed block; missing rows
 // read as zero, and only `count` lanes of each output row are written).
-inline void transpose_block(const float* src, index ld, index count, float* dst, index dst_ld) {
+SLMREC_TARGET_AVX512 inline void transpose_block(const float* src, index ld, index count, float* dst, index dst_ld) {
   __m512 r[16];
   for (index i = 0; i < 16; ++i) r[i] = i < count ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
   transpose16(r);
@@ -102,7 +104,7 @@ inline void transpose_block(const float* src, index ld, index count, float* dst,
 // `count` stored rows of kc values (ld apart) -> a k-major panel `width`
 // wide: dst[kk * width + i] = src[i * ld + kk], zero for count <= i < width.
 // Blocks of 16 x 16 are transposed in registers, the last kc % 16 one by one.
-inline void pack_transposed(const float* src, index ld, index count, index kc, index width, float* dst) {
+SLMREC_TARGET_AVX512 inline void pack_transposed(const float* src, index ld, index count, index kc, index width, float* dst) {
   const index k16 = kc / 16 * 16;
   for (index kk = 0; kk < k16; kk += 16)
     for (index c0 = 0; c0 < std::min(count, width); c0 += 16)
@@ -115,7 +117,7 @@ inline void pack_transposed(const float* src, index ld, index count, index kc, i
 
 // op(A)[i0 : i0+mc, p0 : p0+kc] -> panels of mr rows, k-major inside a panel:
 // panel[kk * mr + r] = op(A)(i0 + panel_row + r, p0 + kk), zero past row mc.
-inline void pack_a(bool trans, const float* a, index lda, index i0, index mc, index p0, index kc, float* dst) {
+SLMREC_TARGET_AVX512 inline void pack_a(bool trans, const float* a, index lda, index i0, index mc, index p0, index kc, float* dst) {
   constexpr index mr = sgemm_mr;
   static_assert(sgemm_mr == 12, "the transposed pack below copies 8 + 4 floats per panel row");
   if (trans) {
@@ -145,7 +147,7 @@ inline void pack_a(bool trans, const float* a, index lda, index i0, index mc, in
 
 // op(B)[p0 : p0+kc, j0 : j0+nc] -> panels of nr columns, k-major inside a
 // panel: panel[kk * nr + c] = op(B)(p0 + kk, j0 + panel_col + c), zero past nc.
-inline void pack_b(bool trans, const float* b, index ldb, index p0, index kc, index j0, index nc, float* dst) {
+SLMREC_TARGET_AVX512 inline void pack_b(bool trans, const float* b, index ldb, index p0, index kc, index j0, index nc, float* dst) {
   constexpr index nr = sgemm_nr;
   for (index jr = 0; jr < nc; jr += nr, dst += nr * kc) {
     const index cols = std::min(nr, nc - jr);
@@ -164,7 +166,7 @@ inline void pack_b(bool trans, const float* b, index ldb, index p0, index kc, in
 
 // C[0:rows, 0:cols] = alpha * (Ap Bp) + beta * C for one mr x nr tile;
 // beta == 0 never reads C.
-inline void micro_kernel(index kc, const float* ap, const float* bp, float* c, index ldc, float alpha, float beta,
+SLMREC_TARGET_AVX512 inline void micro_kernel(index kc, const float* ap, const float* bp, float* c, index ldc, float alpha, float beta,
                          index rows, index cols) {
   __m512 acc[sgemm_mr][2];
 #pragma GCC unroll 12
@@ -195,7 +197,7 @@ inline void micro_kernel(index kc, const float* ap, const float* bp, float* c, i
 }
 
 // One thread's rectangle C[i0:i1, j0:j1].
-inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
+SLMREC_TARGET_AVX512 inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
                         const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
   auto& ws = sgemm_workspace::local();
   const index kc_max = std::min(sgemm_kc, k);
@@ -244,7 +246,7 @@ inline thread_grid choose_grid(index m, index n, index k, int threads) {
 
 }  // namespace detail
 
-inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float alpha, const float* a, index lda,
+SLMREC_TARGET_AVX512 inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float alpha, const float* a, index lda,
                   const float* b, index ldb, float beta, float* c, index ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {  // C = beta * C, and C is not read when beta is 0
@@ -279,4 +281,4 @@ inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float a
 }  // namespace slmrec::backend::cpu::avx512
 
 #pragma GCC diagnostic pop
-#endif  // __AVX512F__
+#endif  // SLMREC_X86

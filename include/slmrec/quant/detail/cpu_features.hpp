@@ -2,23 +2,20 @@
 // Which integer kernel the quantized products run. The library is
 // header-only and a consumer need not compile with -march=native, so the
 // fast kernels carry their own target attributes and are picked at run time
-// from what this CPU supports, once per process. SLMREC_QUANT_KERNEL=ref|avx2|vnni
-// overrides the pick, to compare kernels on one machine or to rule one out.
+// from what this CPU supports (core/cpu_features.hpp), once per process.
+// SLMREC_QUANT_KERNEL=ref|avx2|vnni overrides the pick, to compare kernels on
+// one machine or to rule one out.
 #include <cstdlib>
 #include <string_view>
 
+#include <slmrec/core/cpu_features.hpp>
 #include <slmrec/core/error.hpp>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-#define SLMREC_QUANT_X86 1
-// Attributes, not flags: these functions may only be *called* after
-// kernel_supported() said yes, but they must compile in any translation unit.
-#define SLMREC_QUANT_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
-#define SLMREC_QUANT_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define SLMREC_QUANT_X86 0
+// The one CPU-feature dispatch of the library (core/cpu_features.hpp).
+#define SLMREC_QUANT_X86 SLMREC_X86
+#if SLMREC_X86
+#define SLMREC_QUANT_TARGET_VNNI SLMREC_TARGET_AVX512_VNNI
+#define SLMREC_QUANT_TARGET_AVX2 SLMREC_TARGET_AVX2
 #endif
 
 namespace slmrec::quant {
@@ -38,24 +35,17 @@ constexpr const char* kernel_name(kernel k) noexcept {
   return "?";
 }
 
-// Whether this CPU (and OS: GCC's and Clang's checks include the saved
-// register state) can run kernel k.
+// Whether this CPU can run kernel k.
 inline bool kernel_supported(kernel k) noexcept {
-#if SLMREC_QUANT_X86
-  __builtin_cpu_init();  // harmless after startup, needed before it
   switch (k) {
     case kernel::ref:
       return true;
     case kernel::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return cpu_supports(simd::avx2);
     case kernel::avx512_vnni:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni");
+      return cpu_supports(simd::avx512_vnni);
   }
   return false;
-#else
-  return k == kernel::ref;
-#endif
 }
 
 namespace detail {

@@ -1,0 +1,55 @@
+#pragma once
+// What this CPU can run, asked at run time: the one dispatch of every
+// hand-vectorised CPU kernel (the float32 GEMM, dot_rows, the quantized
+// products). The library is header-only and a consumer (or the Python wheel)
+// need not compile with -march=native, so the fast kernels carry target
+// attributes instead of relying on flags: they compile in any translation
+// unit and may only be called after cpu_supports() said yes.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SLMREC_X86 1
+#define SLMREC_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define SLMREC_TARGET_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define SLMREC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#include <immintrin.h>
+#else
+#define SLMREC_X86 0
+#endif
+
+namespace slmrec {
+
+enum class simd {
+  plain,        // portable C++ (the _ref kernels)
+  avx2,         // AVX2 and FMA
+  avx512,       // AVX-512 F (float kernels)
+  avx512_vnni,  // AVX-512 F, BW and VNNI (int8 products)
+};
+
+// Whether this CPU (and OS: GCC's and Clang's checks include the saved
+// register state) can run code for `level`.
+inline bool cpu_supports(simd level) noexcept {
+#if SLMREC_X86
+  __builtin_cpu_init();  // harmless after startup, needed before it
+  switch (level) {
+    case simd::plain:
+      return true;
+    case simd::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case simd::avx512:
+      return __builtin_cpu_supports("avx512f") && cpu_supports(simd::avx2);
+    case simd::avx512_vnni:
+      return cpu_supports(simd::avx512) && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+#else
+  return level == simd::plain;
+#endif
+}
+
+// Asked once per process, for the kernels called in inner loops.
+inline bool cpu_has_avx512() noexcept {
+  static const bool yes = cpu_supports(simd::avx512);
+  return yes;
+}
+
+}  // namespace slmrec

@@ -1,0 +1,69 @@
+#pragma once
+// `slmrec eval` as a function, shared by the command-line tool and the
+// Python module (Model.evaluate): the protocol's options with the tool's
+// defaults, checked and turned into eval_options, and the result as the
+// tool's JSON last line.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <slmrec/data/data.hpp>
+#include <slmrec/eval/eval.hpp>
+#include <slmrec/jobs/report.hpp>
+
+namespace slmrec::jobs {
+
+struct eval_job {
+  std::string protocol = "full";    // full (all items) | sampled (target + negatives)
+  std::string sampler = "uniform";  // sampled: uniform | popularity
+  std::string split = "test";       // valid | test
+  index negatives = 99;             // sampled: number of negatives
+  index batch = 256;                // users per scoring batch
+  index max_users = 0;              // a random subset of this many users, drawn with seed (0 = all)
+  std::uint64_t seed = 0;           // the negative sample's and the subset's
+  bool keep_history = false;        // full ranking: the user's own items stay candidates
+
+  // The option errors, before any data is read.
+  void check() const {
+    require(protocol == "full" || protocol == "sampled", "--protocol '{}' is not one of full, sampled", protocol);
+    require(sampler == "uniform" || sampler == "popularity", "--sampler '{}' is not one of uniform, popularity",
+            sampler);
+    require(split == "valid" || split == "test", "--split '{}' is not one of valid, test", split);
+  }
+};
+
+struct eval_job_result {
+  eval::eval_result result;
+  nlohmann::json json;  // the metrics, protocol, split, users and the sample (the tool's --json line)
+};
+
+// Evaluates m on ds (split leave-one-out); `data_name` names ds in errors.
+template <class Model, class Comm = dist::none>
+eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds, const data::split& split,
+                         const std::string& data_name, const Comm& comm = {}) {
+  job.check();
+  require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}", data_name,
+          ds.num_items, m.config().num_items);
+  eval::eval_options eo;
+  eo.ranking = job.protocol == "full" ? eval::protocol::full : eval::protocol::sampled;
+  eo.exclude_history = !job.keep_history;
+  eo.num_negatives = job.negatives;
+  eo.negatives = job.sampler == "uniform" ? eval::sampling::uniform : eval::sampling::popularity;
+  eo.seed = job.seed;
+  eo.batch_size = job.batch;
+  eo.max_len = m.config().max_len;
+  eo.max_users = job.max_users;
+  const auto view = job.split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
+  eval_job_result r{evaluate_model(m, view, eo, comm), {}};  // users split over the ranks, if any
+  r.json = r.result.metrics.to_json();
+  r.json["protocol"] = r.result.protocol;
+  r.json["split"] = job.split;
+  r.json["users"] = r.result.users;
+  r.json["eval_users"] = r.result.users;  // the sample (as train's metrics.jsonl records it): size, seed, population
+  r.json["eval_seed"] = job.seed;
+  r.json["eval_users_total"] = view.size();
+  return r;
+}
+
+}  // namespace slmrec::jobs

@@ -1,0 +1,123 @@
+// The hand-vectorised kernels picked at run time (core/cpu_features.hpp) in a
+// translation unit compiled without -march=native: each kernel the CPU can run
+// against its _ref twin, and the dispatchers against the kernel they pick.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <tuple>
+#include <vector>
+
+#include <slmrec/backend/cpu/dot_rows.hpp>
+#include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/core/cpu_features.hpp>
+#include <slmrec/core/rng.hpp>
+#include <slmrec/model/top_k.hpp>
+#include <slmrec/quant/detail/cpu_features.hpp>
+
+namespace slmrec {
+
+namespace {
+
+std::vector<float> normal(std::size_t n, std::uint64_t seed) {
+  rng gen(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = float(gen.normal());
+  return v;
+}
+
+double relative_error(const std::vector<float>& x, const std::vector<float>& y) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    num += (double(x[i]) - double(y[i])) * (double(x[i]) - double(y[i]));
+    den += double(y[i]) * double(y[i]);
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+}  // namespace
+
+TEST_CASE("this test is compiled without AVX-512 flags, as the wheel is", "[simd]") {
+#if defined(__AVX512F__) || defined(__AVX2__)
+  FAIL("compiled with -mavx2/-mavx512f (or -march=native): the run-time dispatch is not what runs here");
+#endif
+  // The levels nest: a CPU with a level has every level below it.
+  CHECK(cpu_supports(simd::plain));
+  if (cpu_supports(simd::avx512_vnni)) CHECK(cpu_supports(simd::avx512));
+  if (cpu_supports(simd::avx512)) CHECK(cpu_supports(simd::avx2));
+  CHECK(cpu_has_avx512() == cpu_supports(simd::avx512));
+  // The quantized kernels ask the same questions.
+  CHECK(quant::kernel_supported(quant::kernel::avx2) == cpu_supports(simd::avx2));
+  CHECK(quant::kernel_supported(quant::kernel::avx512_vnni) == cpu_supports(simd::avx512_vnni));
+  CHECK(quant::detail::choose_kernel(nullptr) == (cpu_supports(simd::avx512_vnni) ? quant::kernel::avx512_vnni
+                                                  : cpu_supports(simd::avx2)      ? quant::kernel::avx2
+                                                                                  : quant::kernel::ref));
+}
+
+TEST_CASE("the float32 gemm: the AVX-512 kernel against gemm_ref, and gemm picks it", "[simd]") {
+  using kernels = backend::cpu::blas_kernels<float>;
+  const std::tuple<index, index, index> shapes[] = {{8, 1, 1},     {13, 33, 17},  {25, 47, 255},
+                                                    {11, 31, 257}, {145, 70, 300}, {150, 70, 300}};
+  for (auto [m, n, k] : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (float beta : {0.0f, -0.5f}) {
+          const index lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+          const auto a = normal(std::size_t((ta ? k : m) * lda), 1), b = normal(std::size_t((tb ? n : k) * ldb), 2);
+          const auto c0 = normal(std::size_t(m * ldc), 3);
+          auto picked = c0, ref = c0;
+          kernels::gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, picked.data(), ldc);
+          kernels::gemm_ref(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, ref.data(), ldc);
+          INFO("m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb << " beta=" << beta);
+          CHECK(relative_error(picked, ref) < 2e-6);
+#if SLMREC_X86
+          if (!cpu_supports(simd::avx512)) continue;
+          auto fast = c0;
+          backend::cpu::avx512::sgemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, fast.data(), ldc);
+          CHECK(relative_error(fast, ref) < 2e-6);
+          CHECK(fast == picked);  // the dispatcher ran this kernel, not Eigen
+#endif
+        }
+  if (!cpu_supports(simd::avx512)) WARN("this CPU has no AVX-512: only the portable gemm ran");
+}
+
+TEST_CASE("dot_rows: the AVX-512 kernel equals dot_rows_ref bit for bit, and dot_rows is the same", "[simd]") {
+  for (index d : {index(1), index(15), index(16), index(17), index(100), index(128)})
+    for (index m : {index(1), index(2), index(3), index(8)}) {
+      const index n = 77;
+      const auto q = normal(std::size_t(m * d), 4), w = normal(std::size_t(n * d), 5);
+      std::vector<float> picked(std::size_t(m * n)), ref(picked.size());
+      backend::cpu::dot_rows(q.data(), m, w.data(), n, d, picked.data(), n);
+      backend::cpu::dot_rows_ref(q.data(), m, w.data(), n, d, ref.data(), n);
+      INFO("d " << d << ", m " << m);
+      CHECK(picked == ref);
+#if SLMREC_X86
+      if (!cpu_supports(simd::avx512)) continue;
+      std::vector<float> fast(picked.size());
+      backend::cpu::dot_rows_avx512(q.data(), m, w.data(), n, d, fast.data(), n);
+      CHECK(fast == ref);
+#endif
+    }
+}
+
+TEST_CASE("top_k_list's block skipping keeps the k best of a full sort", "[simd]") {
+  for (index n : {index(15), index(100), index(1000)})
+    for (index k : {index(1), index(10)}) {
+      auto s = normal(std::size_t(n), std::uint64_t(n + k));
+      s[std::size_t(n / 2)] = s[std::size_t(n / 3)];  // a tie: the smaller id wins
+      model::top_k_list list;
+      list.reset(k);
+      list.push(s.data(), n, 7);
+      std::vector<std::int32_t> order(static_cast<std::size_t>(n));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return s[std::size_t(a)] > s[std::size_t(b)]; });
+      REQUIRE(list.size() == std::min(k, n));
+      for (index j = 0; j < list.size(); ++j) {
+        CHECK(list.ids()[std::size_t(j)] == order[std::size_t(j)] + 7);
+        CHECK(list.scores()[std::size_t(j)] == s[std::size_t(order[std::size_t(j)])]);
+      }
+    }
+}
+
+}  // namespace slmrec
