@@ -60,7 +60,7 @@ void add_distill(CLI::App& app) {
     require(tcfg.num_items == ds.num_items, "the teacher was trained on {} items, {} has {}", tcfg.num_items,
             o->data.file, ds.num_items);
     const auto map = distill::make_block_map(tcfg.layers, o->student_layers, o->blocks);
-    auto scfg = tcfg;
+    auto scfg = model::merged_config(tcfg);  // a student of a frozen backbone's teacher trains all its weights
     scfg.layers = o->student_layers;
     scfg.aux_layers.clear();
     if (o->weights.ms > 0)

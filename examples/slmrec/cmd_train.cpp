@@ -9,12 +9,15 @@
 #include <fmt/core.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <slmrec/backend/select.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/io/atomic_file.hpp>
+#include <slmrec/model/adapted_llama.hpp>
 #include <slmrec/model/factory.hpp>
+#include <slmrec/model/pretrained_backbone.hpp>
 #include <slmrec/train/trainer.hpp>
 
 #include "cmd_common.hpp"
@@ -43,6 +46,7 @@ void add_train(CLI::App& app) {
     bool no_log_q = false;
     std::string device = "cpu";
     bool resume = false, train_items = false;
+    std::string init, lora_targets = "gate,up,down";  // --init hf:DIR: a pretrained backbone (E4SRec)
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
@@ -63,14 +67,38 @@ void add_train(CLI::App& app) {
                   "start the item table from this checkpoint's (a trained SASRec: E4SRec stage 2), frozen unless "
                   "--train-items; a table narrower than --dim is read through a learned projection");
   cmd->add_flag("--train-items", o->train_items, "with --items-from: keep training the item table");
+  cmd->add_option("--init", o->init,
+                  "hf:DIR: start the backbone from a Hugging Face LLaMA (its width, heads, ffn, norm eps, RoPE "
+                  "theta; its first --layers blocks, all by default)");
+  cmd->add_flag("--freeze-backbone", o->model.freeze_backbone,
+                "with --init: keep the backbone's weights fixed (the item table, projection and head learn)");
+  cmd->add_option("--lora-rank", o->model.lora_rank, "with --freeze-backbone: LoRA adapters of this rank (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--lora-alpha", o->model.lora_alpha, "LoRA scaling numerator (update x alpha / rank)")
+      ->capture_default_str();
+  cmd->add_option("--lora-targets", o->lora_targets, "projections with adapters, among q,k,v,o,gate,up,down")
+      ->capture_default_str();
   cmd->add_option("--out", o->out, "checkpoint directory")->required();
   cmd->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
   cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     const auto ds = o->data.load();
     const auto split = data::leave_one_out(ds);
     auto cfg = o->model;
     cfg.num_items = ds.num_items;
+    if (cfg.lora_rank > 0) {
+      std::stringstream list(o->lora_targets);
+      for (std::string t; std::getline(list, t, ',');) cfg.lora_targets.push_back(t);
+    }
+    std::filesystem::path backbone;
+    if (!o->init.empty()) {
+      require(o->init.starts_with("hf:") && o->init.size() > 3, "--init '{}': expected hf:DIR", o->init);
+      backbone = o->init.substr(3);
+      cfg = model::with_hf_backbone(cfg, backbone, cmd->count("--layers") > 0 ? cfg.layers : 0);
+      for (const char* shape : {"--dim", "--heads", "--kv-heads", "--ffn", "--rope-theta"})
+        require(cmd->count(shape) == 0, "{} comes from the backbone with --init {}: leave it out", shape, o->init);
+    }
+    require(!cfg.freeze_backbone || !backbone.empty(), "--freeze-backbone needs a pretrained backbone (--init hf:DIR)");
     if (!o->items_from.empty()) {
       const auto source = model::checkpoint_model_config(o->items_from);
       require(source.num_items == ds.num_items, "--items-from {}: {} items, the data has {}", o->items_from,
@@ -86,11 +114,19 @@ void add_train(CLI::App& app) {
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
     backend::with_device(o->device, [&](auto device) {
       using BE = typename decltype(device)::type;
-      model::with_recommender<BE>(cfg, true, [&](auto& m) {
+      model::with_trainable_recommender<BE>(cfg, [&](auto& m) {
         if (!o->resume || !std::filesystem::exists(std::filesystem::path(o->out) / "state.json"))
           m.initialize(o->train.seed);
-        fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
-                   cfg.head, m.parameters().count());
+        index trainable = 0;
+        for (const auto& e : m.parameters().entries()) trainable += e.spec.trainable ? e.size : 0;
+        fmt::print("model {} x{} d={} heads={} head={}: {} parameters, {} trained\n", cfg.arch, cfg.layers, cfg.dim,
+                   cfg.heads, cfg.head, m.parameters().count(), trainable);
+        if (!backbone.empty() && !o->resume)
+          fmt::print("backbone: {} tensors from {}{}\n", model::load_hf_backbone(m.parameters(), backbone),
+                     backbone.string(),
+                     cfg.freeze_backbone ? fmt::format(", frozen, LoRA rank {} on {}", cfg.lora_rank,
+                                                       fmt::join(cfg.lora_targets, ","))
+                                         : ", fully fine-tuned");
         if (!o->items_from.empty() && !o->resume) load_item_table(o->items_from, m);
         auto run = [&](auto& obj) {
           const auto r = train::fit(obj, split, ds, o->train, o->out, o->resume);
