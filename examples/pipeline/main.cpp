@@ -6,7 +6,10 @@
 //   3. a shallow student distilled from it layer by layer;
 //   plus the same LLaMA trained from scratch at several depths, and a
 //   popularity baseline. Writes results.md (the table) and depth.svg (test
-//   NDCG@10 against depth) into --out.
+//   NDCG@10 against depth, popularity as a reference line) into --out.
+//   With --init hf:DIR the teacher starts from a pretrained LLaMA (E4SRec),
+//   every LLaMA model takes that backbone's shape, and the plot marks the
+//   pretrained teacher and its student.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -25,6 +28,7 @@
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/arch.hpp>
+#include <slmrec/model/pretrained_backbone.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/trainer.hpp>
 
@@ -39,7 +43,7 @@ using sasrec_model = slmrec::model::recommender<be, slmrec::arch::sasrec>;
 using llama_model = slmrec::model::recommender<be, slmrec::arch::llama>;
 
 struct options {
-  std::string data, format = "auto", out = "pipeline_out", head = "projected";
+  std::string data, format = "auto", out = "pipeline_out", head = "projected", init;
   index teacher_layers = 4, student_layers = 2, blocks = 2, dim = 64, item_dim = 32, epochs = 30, patience = 3;
   std::vector<index> depths{1, 2, 4};
   double lr = 2e-3, dropout = 0.2, lambda_cos = 1.0, lambda_norm = 0.1, lambda_ms = 1.0;
@@ -77,6 +81,11 @@ slmrec::model::recommender_config llama_config(const options& o, const slmrec::d
   c.dropout = o.dropout;
   c.head = o.item_dim == o.dim ? (o.head == "projected" ? "tied" : o.head) : o.head;
   c.freeze_items = true;
+  if (!o.init.empty()) {  // the pretrained backbone's shape (width, heads, ffn, norm eps, RoPE) at every depth
+    c = slmrec::model::with_hf_backbone(c, o.init.substr(3), 0);
+    c.layers = layers;
+    c.validate();
+  }
   return c;
 }
 
@@ -126,9 +135,14 @@ int main(int argc, char** argv) {
   app.add_option("--lambda-norm", o.lambda_norm, "")->capture_default_str();
   app.add_option("--lambda-ms", o.lambda_ms, "")->capture_default_str();
   app.add_option("--seed", o.seed, "seed")->capture_default_str();
+  app.add_option("--init", o.init, "hf:DIR: the teacher starts from this pretrained LLaMA (E4SRec), fine-tuned");
   CLI11_PARSE(app, argc, argv);
   try {
     namespace sl = slmrec;
+    if (!o.init.empty()) {
+      sl::require(o.init.starts_with("hf:") && o.init.size() > 3, "--init '{}': expected hf:DIR", o.init);
+      o.dim = sl::model::read_hf_llama_config(o.init.substr(3)).block.dim;
+    }
     const sl::data::dataset ds = [&] {
       if (!o.data.empty()) {
         sl::data::load_options lo;
@@ -180,8 +194,9 @@ int main(int argc, char** argv) {
     fmt::print("stage 1  SASRec           NDCG@10 {:.4f}\n", rows.back().test.mean("NDCG@10"));
     std::fflush(stdout);
 
-    auto train_llama = [&](llama_model& m, const std::string& name) {
+    auto train_llama = [&](llama_model& m, const std::string& name, bool pretrained = false) {
       m.initialize(o.seed);
+      if (pretrained) sl::model::load_hf_backbone(m.parameters(), o.init.substr(3));
       copy_items(sasrec, m);
       const auto start = std::chrono::steady_clock::now();
       sl::train::next_item_objective obj(m, sl::train::loss_kind::cross_entropy);
@@ -191,8 +206,10 @@ int main(int argc, char** argv) {
 
     // Stage 2: the teacher.
     llama_model teacher(llama_config(o, ds, o.teacher_layers));
-    const double teacher_secs = train_llama(teacher, "teacher");
-    rows.push_back({fmt::format("LLaMA teacher ({} layers)", o.teacher_layers), o.teacher_layers,
+    const bool pretrained = !o.init.empty();
+    const double teacher_secs = train_llama(teacher, "teacher", pretrained);
+    const std::string from = pretrained ? fmt::format(", from {}", fs::path(o.init.substr(3)).filename().string()) : "";
+    rows.push_back({fmt::format("LLaMA teacher ({} layers{})", o.teacher_layers, from), o.teacher_layers,
                     teacher.parameters().count(), test_metrics(teacher, split, ds), teacher_secs});
     fmt::print("stage 2  teacher ({} layers)  NDCG@10 {:.4f}\n", o.teacher_layers, rows.back().test.mean("NDCG@10"));
     std::fflush(stdout);
@@ -221,7 +238,7 @@ int main(int argc, char** argv) {
     // The depth study: the same LLaMA from scratch at each depth.
     std::vector<std::pair<double, double>> scratch;
     for (slmrec::index depth : o.depths) {
-      if (depth == o.teacher_layers) {
+      if (depth == o.teacher_layers && !pretrained) {
         scratch.emplace_back(double(depth), rows[2].test.mean("NDCG@10"));
         continue;
       }
@@ -244,13 +261,18 @@ int main(int argc, char** argv) {
       md += fmt::format("| {} | {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.1f} |\n", r.model, r.layers, r.parameters,
                         r.test.mean("HR@10"), r.test.mean("NDCG@10"), r.test.mean("MRR"), r.seconds);
     sl::io::write_file_atomically(out / "results.md", md);
+    // The pretrained teacher and its student are squares: a different starting point, not another depth.
+    const auto mark = pretrained ? sl::pipeline::marker::square : sl::pipeline::marker::circle;
     const std::vector<sl::pipeline::series> plot{
         {"from scratch", "#1f77b4", scratch, true},
-        {"teacher", "#d62728", {{double(o.teacher_layers), rows[2].test.mean("NDCG@10")}}, false},
-        {"distilled student", "#2ca02c", {{double(o.student_layers), rows[3].test.mean("NDCG@10")}}, false},
+        {pretrained ? "teacher (pretrained)" : "teacher", "#d62728",
+         {{double(o.teacher_layers), rows[2].test.mean("NDCG@10")}}, false, mark},
+        {pretrained ? "its distilled student" : "distilled student", "#2ca02c",
+         {{double(o.student_layers), rows[3].test.mean("NDCG@10")}}, false, mark},
         {"SASRec", "#7f7f7f", {{double(sc.layers), rows[1].test.mean("NDCG@10")}}, false}};
-    sl::io::write_file_atomically(out / "depth.svg",
-                                  sl::pipeline::svg_plot("Test NDCG@10 against depth", "layers", "NDCG@10", plot));
+    const std::vector<sl::pipeline::reference_line> refs{{"popularity", "#9467bd", rows[0].test.mean("NDCG@10")}};
+    sl::io::write_file_atomically(
+        out / "depth.svg", sl::pipeline::svg_plot("Test NDCG@10 against depth", "layers", "NDCG@10", plot, refs));
     fmt::print("\n{}\nwrote {} and {}\n", md, (out / "results.md").string(), (out / "depth.svg").string());
     // A sequential model that does not beat popularity has learned nothing: fail loudly.
     for (const auto& r : rows)

@@ -9,10 +9,12 @@
 #include <fmt/core.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <slmrec/backend/select.hpp>
 #include <slmrec/jobs/train_job.hpp>
+#include <slmrec/model/pretrained_backbone.hpp>
 
 #include "cmd_common.hpp"
 
@@ -24,6 +26,7 @@ void add_train(CLI::App& app) {
     jobs::train_job job;
     bool no_log_q = false;
     std::string device = "cpu";
+    std::string lora_targets = "gate,up,down";  // --freeze-backbone: which projections get adapters
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
@@ -47,12 +50,32 @@ void add_train(CLI::App& app) {
                   "start the item table from this checkpoint's (a trained SASRec: E4SRec stage 2), frozen unless "
                   "--train-items; a table narrower than --dim is read through a learned projection");
   cmd->add_flag("--train-items", o->job.train_items, "with --items-from: keep training the item table");
+  cmd->add_option("--init", o->job.init,
+                  "hf:DIR: start the backbone from a Hugging Face LLaMA (its width, heads, ffn, norm eps, RoPE "
+                  "theta; its first --layers blocks, all by default)");
+  cmd->add_flag("--freeze-backbone", o->job.model.freeze_backbone,
+                "with --init: keep the backbone's weights fixed (the item table, projection and head learn)");
+  cmd->add_option("--lora-rank", o->job.model.lora_rank, "with --freeze-backbone: LoRA adapters of this rank (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--lora-alpha", o->job.model.lora_alpha, "LoRA scaling numerator (update x alpha / rank)")
+      ->capture_default_str();
+  cmd->add_option("--lora-targets", o->lora_targets, "projections with adapters, among q,k,v,o,gate,up,down")
+      ->capture_default_str();
   cmd->add_option("--out", o->job.out, "checkpoint directory")->required();
   cmd->add_flag("--resume", o->job.resume, "continue from the checkpoint in --out");
   cmd->add_option("--device", o->device, backend::device_names)->capture_default_str();
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     const auto ds = o->data.load();
     o->job.log_q = !o->no_log_q;
+    if (o->job.model.lora_rank > 0) {
+      std::stringstream list(o->lora_targets);
+      for (std::string t; std::getline(list, t, ',');) o->job.model.lora_targets.push_back(t);
+    }
+    if (!o->job.init.empty()) {
+      for (const char* shape : {"--dim", "--heads", "--kv-heads", "--ffn", "--rope-theta"})
+        require(cmd->count(shape) == 0, "{} comes from the backbone with --init {}: leave it out", shape, o->job.init);
+      o->job.init_layers = cmd->count("--layers") > 0 ? o->job.model.layers : 0;
+    }
     backend::with_device(o->device, [&](auto device) {
       using BE = typename decltype(device)::type;
       // dist::mpi under SLMREC_WITH_MPI (mpirun): this rank's share of every batch; rank 0 alone writes.

@@ -14,6 +14,7 @@ void add_recommend(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_merge_lora(CLI::App& app);
 #if SLMREC_WITH_HNSW
 void add_index(CLI::App& app);  // needs hnswlib
 #endif

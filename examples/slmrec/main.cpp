@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   slmrec::cli::add_quantize(app);
   slmrec::cli::add_prune(app);
   slmrec::cli::add_synth(app);
+  slmrec::cli::add_merge_lora(app);
 #if SLMREC_WITH_HNSW
   slmrec::cli::add_index(app);
 #endif

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <slmrec/backend/eigen_cpu.hpp>
+#include <slmrec/model/adapted_llama.hpp>
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender.hpp>
 
@@ -89,6 +90,28 @@ TEST_CASE("recommender llama: gradients for every head", "[model][gradcheck]") {
   for (const char* head : {"tied", "classifier", "projected"}) {
     INFO(head);
     model::recommender<be64, arch::llama, depth<2>> m(small("llama", head));
+    check_model_gradients(m, loss_mode::ce);
+    check_model_gradients(m, loss_mode::sampled);
+  }
+}
+
+TEST_CASE("recommender on a frozen backbone with LoRA: gradients of the adapters, projections, items and head",
+          "[model][gradcheck]") {
+  for (const char* head : {"tied", "projected", "classifier"}) {  // projected: items narrower than the backbone
+    INFO(head);
+    auto c = small("llama", head);
+    c.freeze_backbone = true;
+    c.lora_rank = 2;
+    c.lora_alpha = 3.0;
+    c.lora_targets = {"q", "k", "v", "o", "gate", "up", "down"};
+    model::recommender<be64, arch::llama_adapted, depth<2>> m(c);
+    index frozen = 0, adapters = 0;
+    for (const auto& e : m.parameters().entries()) {
+      frozen += e.spec.trainable ? 0 : 1;
+      adapters += e.spec.name.find(".lora_") != std::string::npos ? 1 : 0;
+    }
+    CHECK(frozen == 2 * 9 + 1);  // two norms and seven projections a block, the final norm
+    CHECK(adapters == 2 * 7 * 2);
     check_model_gradients(m, loss_mode::ce);
     check_model_gradients(m, loss_mode::sampled);
   }

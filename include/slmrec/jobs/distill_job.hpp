@@ -44,7 +44,7 @@ test_report_t run_distill(const distill_job& job, const data::dataset& ds, const
   require(tcfg.num_items == ds.num_items, "the teacher was trained on {} items, {} has {}", tcfg.num_items, ds.source,
           ds.num_items);
   const auto map = distill::make_block_map(tcfg.layers, job.student_layers, job.blocks);
-  auto scfg = tcfg;
+  auto scfg = model::merged_config(tcfg);  // a student of a frozen backbone's teacher trains all its weights
   scfg.layers = job.student_layers;
   scfg.aux_layers.clear();
   if (weights.ms > 0)

@@ -9,12 +9,16 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <slmrec/backend/concept.hpp>
 #include <slmrec/data/data.hpp>
 #include <slmrec/io/safetensors.hpp>
 #include <slmrec/jobs/report.hpp>
+#include <slmrec/model/adapted_llama.hpp>
 #include <slmrec/model/factory.hpp>
+#include <slmrec/model/pretrained_backbone.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 #include <slmrec/train/objective.hpp>
 #include <slmrec/train/trainer.hpp>
@@ -28,6 +32,8 @@ struct train_job {
   train::sampled_softmax_options sampled;
   std::string sampler = "popularity";  // --loss sampled: uniform | popularity | mixed
   bool log_q = true;                   // --loss sampled: log Q correction of the logits
+  std::string init;                    // hf:DIR: the backbone from a Hugging Face LLaMA (E4SRec's teacher)
+  index init_layers = 0;               // with init: its first N blocks (0 = all of them)
   std::string items_from;              // a trained checkpoint whose item table starts this one
   bool train_items = false;            // with items_from: keep training the table
   std::string out;                     // the checkpoint directory
@@ -57,6 +63,13 @@ test_report_t run_train(const train_job& job, const data::dataset& ds, const Com
   const auto split = data::leave_one_out(ds);
   auto cfg = job.model;
   cfg.num_items = ds.num_items;
+  std::filesystem::path backbone;
+  if (!job.init.empty()) {
+    require(job.init.starts_with("hf:") && job.init.size() > 3, "--init '{}': expected hf:DIR", job.init);
+    backbone = job.init.substr(3);
+    cfg = model::with_hf_backbone(cfg, backbone, job.init_layers);
+  }
+  require(!cfg.freeze_backbone || !backbone.empty(), "--freeze-backbone needs a pretrained backbone (--init hf:DIR)");
   if (!job.items_from.empty()) {
     const auto source = model::checkpoint_model_config(job.items_from);
     require(source.num_items == ds.num_items, "--items-from {}: {} items, the data has {}", job.items_from,
@@ -72,12 +85,24 @@ test_report_t run_train(const train_job& job, const data::dataset& ds, const Com
   if (verbose)
     fmt::print("data {}: {} users, {} items; {} validation/test users ({} with < 3 items train only)\n", ds.source,
                ds.num_users(), ds.num_items, split.test.size(), split.train_only_users);
-  return model::with_recommender<BE>(cfg, true, [&](auto& m) {
+  // A frozen backbone is its own model type (arch::llama_adapted): only training builds it.
+  return model::with_trainable_recommender<BE>(cfg, [&](auto& m) {
     if (!job.resume || !std::filesystem::exists(std::filesystem::path(job.out) / "state.json"))
       m.initialize(job.train.seed);
-    if (verbose)
-      fmt::print("model {} x{} d={} heads={} head={}: {} parameters\n", cfg.arch, cfg.layers, cfg.dim, cfg.heads,
-                 cfg.head, m.parameters().count());
+    if (verbose) {
+      index trainable = 0;
+      for (const auto& e : m.parameters().entries()) trainable += e.spec.trainable ? e.size : 0;
+      fmt::print("model {} x{} d={} heads={} head={}: {} parameters, {} trained\n", cfg.arch, cfg.layers, cfg.dim,
+                 cfg.heads, cfg.head, m.parameters().count(), trainable);
+    }
+    if (!backbone.empty() && !job.resume) {
+      const index copied = model::load_hf_backbone(m.parameters(), backbone);
+      if (verbose)
+        fmt::print("backbone: {} tensors from {}{}\n", copied, backbone.string(),
+                   cfg.freeze_backbone
+                       ? fmt::format(", frozen, LoRA rank {} on {}", cfg.lora_rank, fmt::join(cfg.lora_targets, ","))
+                       : ", fully fine-tuned");
+    }
     if (!job.items_from.empty() && !job.resume) load_item_table(job.items_from, m, verbose);
     auto run = [&](auto& obj) {
       const auto r = train::fit(obj, split, ds, job.train, job.out, job.resume, comm);

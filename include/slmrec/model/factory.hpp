@@ -11,6 +11,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/dispatch.hpp>
+#include <slmrec/model/lora_merge.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/checkpoint.hpp>
 
@@ -60,7 +61,8 @@ inline recommender_config checkpoint_model_config(const std::filesystem::path& d
 }
 
 // Loads a checkpoint's best weights into a fresh inference model and calls
-// f(std::unique_ptr<model>), handing it the model.
+// f(std::unique_ptr<model>), handing it the model. A frozen backbone's LoRA
+// adapters are merged into its weights on the way (model/lora_merge.hpp).
 template <backend::backend BE, class F>
 decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto config = train::read_checkpoint_config(dir);
@@ -70,8 +72,9 @@ decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
           dir.string());
   const auto cfg = checkpoint_model_config(config, dir);
   require_weights_fit(cfg, dir / "model.safetensors", 4.0);  // F32
-  return with_new_recommender<BE>(cfg, false, [&](auto m) -> decltype(auto) {
+  return with_new_recommender<BE>(merged_config(cfg), false, [&](auto m) -> decltype(auto) {
     train::load_model_weights(dir, m->parameters());
+    if (cfg.lora_rank > 0) merge_lora(io::safetensors_file::open(dir / "model.safetensors"), m->parameters(), cfg);
     return f(std::move(m));
   });
 }

@@ -33,6 +33,13 @@ struct recommender_config {
   std::string head = "tied";    // "tied" (dot with the item table) | "classifier" (E4SRec) | "projected" (SLMRec)
   bool freeze_items = false;    // keep the item table fixed (a pretrained SASRec table)
   std::vector<index> aux_layers;  // extra prediction heads on these (0-based) layers' outputs (multi-supervision)
+  // E4SRec's frozen backbone (llama only): the blocks and the final norm get no
+  // gradient; with lora_rank > 0 the projections named in lora_targets (q, k,
+  // v, o, gate, up, down) carry trainable low-rank adapters (nn/lora.hpp).
+  bool freeze_backbone = false;
+  index lora_rank = 0;
+  double lora_alpha = 16.0;
+  std::vector<std::string> lora_targets;
 
   [[nodiscard]] index resolved_item_dim() const { return item_dim > 0 ? item_dim : dim; }
   [[nodiscard]] index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
@@ -94,6 +101,14 @@ struct recommender_config {
             "model config: head '{}' is not one of tied, classifier, projected", head);
     for (index l : aux_layers)
       require(l >= 0 && l < layers - 1, "model config: an extra head on layer {} (expected 0..{})", l, layers - 2);
+    require(!freeze_backbone || arch == "llama", "model config: a frozen backbone is for llama models");
+    require(lora_rank >= 0 && lora_rank <= limits::max_dim && (lora_rank == 0 || freeze_backbone),
+            "model config: lora_rank {} (0..{}, and adapters need a frozen backbone)", lora_rank, limits::max_dim);
+    require(std::isfinite(lora_alpha) && lora_alpha > 0, "model config: lora_alpha {} must be positive", lora_alpha);
+    require(lora_rank == 0 || !lora_targets.empty(), "model config: lora_rank {} with no lora_targets", lora_rank);
+    for (const auto& t : lora_targets)
+      require(t == "q" || t == "k" || t == "v" || t == "o" || t == "gate" || t == "up" || t == "down",
+              "model config: LoRA target '{}' is not one of q, k, v, o, gate, up, down", printable(t));
     require(head != "tied" || resolved_item_dim() == dim,
             "model config: a tied head scores with the item table, so item_dim ({}) must equal dim ({}); use the "
             "projected head",
@@ -108,6 +123,9 @@ inline void to_json(nlohmann::json& j, const recommender_config& c) {
        {"max_len", c.max_len},   {"dropout", c.dropout},       {"norm_eps", c.norm_eps},
        {"rope_theta", c.rope_theta}, {"init_std", c.init_std}, {"head", c.head}, {"freeze_items", c.freeze_items},
        {"aux_layers", c.aux_layers}};
+  if (c.freeze_backbone)  // only then: checkpoints of plain models stay as they were
+    j.update({{"freeze_backbone", true}, {"lora_rank", c.lora_rank}, {"lora_alpha", c.lora_alpha},
+              {"lora_targets", c.lora_targets}});
 }
 
 // Reads the "model" section of a checkpoint's config.json: every field typed
@@ -133,6 +151,19 @@ inline recommender_config read_recommender_config(const io::json_reader& r) {
   c.head = r.string_or("head", d.head);
   c.freeze_items = r.boolean_or("freeze_items", d.freeze_items);
   c.aux_layers = r.integers_or("aux_layers", d.aux_layers, 0, limits::max_layers, std::size_t(limits::max_layers));
+  c.freeze_backbone = r.boolean_or("freeze_backbone", d.freeze_backbone);
+  c.lora_rank = r.integer_or("lora_rank", d.lora_rank, 0, max_dim);
+  c.lora_alpha = r.positive_real_or("lora_alpha", d.lora_alpha, 1e6);
+  if (r.has("lora_targets")) {
+    const nlohmann::json& t = r.at("lora_targets");
+    require(t.is_array() && t.size() <= 7, "{}: lora_targets should be a list of at most 7 names, found {}",
+            r.where("lora_targets"), io::describe_json(t));
+    for (const auto& x : t) {
+      require(x.is_string(), "{}: lora_targets holds {}, expected names", r.where("lora_targets"),
+              io::describe_json(x));
+      c.lora_targets.push_back(x.get<std::string>());
+    }
+  }
   try {
     c.validate();
   } catch (const error& e) {

@@ -19,8 +19,10 @@ class rms_norm {
 
   template <class V>
   void visit(V&& v, const std::string& prefix) {
-    v(param_spec{prefix + ".weight", {dim_}, init_kind::ones, 0.0, true, false}, weight);
+    v(param_spec{prefix + ".weight", {dim_}, init_kind::ones, 0.0, !frozen_, false}, weight);
   }
+  // A frozen norm (a pretrained backbone's) keeps its weight and gets no gradient (set before attach).
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
   // x, y: [rows, dim]; keeps 1/rms per row for the backward.
   void forward(const T* x, T* y, index rows) {
@@ -37,6 +39,7 @@ class rms_norm {
  private:
   index dim_ = 0;
   double eps_ = 1e-6;
+  bool frozen_ = false;
   typename BE::template buffer<T> rstd_;  // [rows]
 };
 
