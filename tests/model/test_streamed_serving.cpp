@@ -23,22 +23,19 @@
 #include "support/histories.hpp"
 #include "support/model_configs.hpp"
 
+#include "support/random.hpp"
+
 namespace slmrec {
 
 namespace {
-std::vector<float> normal(std::size_t n, std::uint64_t seed) {
-  rng gen(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(gen.normal());
-  return v;
-}
+using test::normal_floats;
 }  // namespace
 
 TEST_CASE("dot_rows equals dot_rows_ref bit for bit, and a range equals the same columns of the whole", "[model]") {
   for (index d : {index(1), index(15), index(16), index(17), index(64), index(100), index(128)})
     for (index m : {index(1), index(3), index(8)}) {
       const index n = 77;
-      const auto q = normal(std::size_t(m * d), 1), w = normal(std::size_t(n * d), 2);
+      const auto q = normal_floats(std::size_t(m * d), 1), w = normal_floats(std::size_t(n * d), 2);
       std::vector<float> fast(std::size_t(m * n)), ref(fast.size());
       backend::cpu::dot_rows(q.data(), m, w.data(), n, d, fast.data(), n);
       backend::cpu::dot_rows_ref(q.data(), m, w.data(), n, d, ref.data(), n);
@@ -61,7 +58,7 @@ TEST_CASE("gemm_nt_range equals gemm_nt's columns and its scalar twin, at unalig
   for (index cols : {index(16), index(70), index(128)})
     for (index m : {index(1), index(2), index(5)}) {  // one or two users take their own loop
       const index rows = 100;
-      const auto w = normal(std::size_t(rows * cols), 3), x = normal(std::size_t(m * cols), 4);
+      const auto w = normal_floats(std::size_t(rows * cols), 3), x = normal_floats(std::size_t(m * cols), 4);
       const auto wq = quant::int8_matrix::quantize(w.data(), rows, cols);
       std::vector<float> whole(std::size_t(m * rows));
       quant::gemm_nt(x.data(), m, wq, nullptr, whole.data());

@@ -16,25 +16,16 @@
 #include <slmrec/model/top_k.hpp>
 #include <slmrec/quant/detail/cpu_features.hpp>
 
+#include "support/compare.hpp"
+#include "support/random.hpp"
+
 namespace slmrec {
 
 namespace {
 
-std::vector<float> normal(std::size_t n, std::uint64_t seed) {
-  rng gen(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(gen.normal());
-  return v;
-}
+using test::normal_floats;
 
-double relative_error(const std::vector<float>& x, const std::vector<float>& y) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    num += (double(x[i]) - double(y[i])) * (double(x[i]) - double(y[i]));
-    den += double(y[i]) * double(y[i]);
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
+using test::relative_error;
 
 }  // namespace
 
@@ -64,8 +55,8 @@ TEST_CASE("the float32 gemm: the AVX-512 kernel against gemm_ref, and gemm picks
       for (bool tb : {false, true})
         for (float beta : {0.0f, -0.5f}) {
           const index lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
-          const auto a = normal(std::size_t((ta ? k : m) * lda), 1), b = normal(std::size_t((tb ? n : k) * ldb), 2);
-          const auto c0 = normal(std::size_t(m * ldc), 3);
+          const auto a = normal_floats(std::size_t((ta ? k : m) * lda), 1), b = normal_floats(std::size_t((tb ? n : k) * ldb), 2);
+          const auto c0 = normal_floats(std::size_t(m * ldc), 3);
           auto picked = c0, ref = c0;
           kernels::gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, picked.data(), ldc);
           kernels::gemm_ref(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, ref.data(), ldc);
@@ -86,7 +77,7 @@ TEST_CASE("dot_rows: the AVX-512 kernel equals dot_rows_ref bit for bit, and dot
   for (index d : {index(1), index(15), index(16), index(17), index(100), index(128)})
     for (index m : {index(1), index(2), index(3), index(8)}) {
       const index n = 77;
-      const auto q = normal(std::size_t(m * d), 4), w = normal(std::size_t(n * d), 5);
+      const auto q = normal_floats(std::size_t(m * d), 4), w = normal_floats(std::size_t(n * d), 5);
       std::vector<float> picked(std::size_t(m * n)), ref(picked.size());
       backend::cpu::dot_rows(q.data(), m, w.data(), n, d, picked.data(), n);
       backend::cpu::dot_rows_ref(q.data(), m, w.data(), n, d, ref.data(), n);
@@ -104,7 +95,7 @@ TEST_CASE("dot_rows: the AVX-512 kernel equals dot_rows_ref bit for bit, and dot
 TEST_CASE("top_k_list's block skipping keeps the k best of a full sort", "[simd]") {
   for (index n : {index(15), index(100), index(1000)})
     for (index k : {index(1), index(10)}) {
-      auto s = normal(std::size_t(n), std::uint64_t(n + k));
+      auto s = normal_floats(std::size_t(n), std::uint64_t(n + k));
       s[std::size_t(n / 2)] = s[std::size_t(n / 3)];  // a tie: the smaller id wins
       model::top_k_list list;
       list.reset(k);
