@@ -29,8 +29,6 @@
 #include <thread>
 #include <utility>
 
-#include <sys/socket.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -44,21 +42,6 @@
 #include <slmrec/serve/request.hpp>
 
 namespace slmrec::serve {
-
-namespace detail {
-
-// httplib's server with a deeper accept queue: Debian's library is compiled
-// with a listen backlog of 5, so 64 clients connecting at once to a busy
-// server overflow it and some connections fail on their first read. Linux
-// lets listen() be called again on a listening socket to change its backlog.
-class http_server : public httplib::Server {
- public:
-  void set_backlog(int n) {
-    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, n);
-  }
-};
-
-}  // namespace detail
 
 struct service_options {
   std::string host = "127.0.0.1";
