@@ -96,12 +96,8 @@ table checkpoint_table(const std::string& dir, const std::string& data, index q,
     std::vector<float> hidden(std::size_t(q * cfg.dim));
     m.last_hidden(std::span(batch.data(), batch.size()), q, cfg.max_len, hidden);
     t.q = q;
-    t.queries.resize(std::size_t(q * t.d));
-    if (cfg.head == "projected") {
-      m.output_projection().forward(hidden.data(), t.queries.data(), q);
-    } else {
-      t.queries = hidden;
-    }
+    const float* queries = m.scoring_queries(hidden.data(), q);
+    t.queries.assign(queries, queries + q * t.d);
   });
   return t;
 }

@@ -170,11 +170,11 @@ int main(int argc, char** argv) {
     using fp_model = slmrec::model::recommender<slmrec::backend::eigen_cpu, slmrec::arch::llama, slmrec::depth<2>>;
     auto fp = std::make_unique<fp_model>(c, false);
     fp->initialize(0);
-    const auto& w = fp->classifier().weight;
+    const auto& w = fp->scoring_weights();  // the classifier's
     run("fp32", *fp, w.value, std::size_t(c.num_items + 1) * std::size_t(c.dim) * sizeof(float), o);
     auto q = slmrec::model::quantize<slmrec::quant::int8_per_channel>(*fp);
     fp.reset();
-    const auto& wq = q->classifier().weight;
+    const auto& wq = q->scoring_weights();
     run("int8", *q, wq.packed(), std::size_t(wq.padded_rows()) * std::size_t(wq.padded_cols()), o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_serving_scale: error: {}\n", e.what());

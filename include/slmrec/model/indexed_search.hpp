@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <slmrec/core/error.hpp>
@@ -33,16 +34,12 @@ namespace slmrec::model {
 
 // The tensor whose rows the model's head scores items with, its name in a checkpoint and its width.
 template <class Model>
-bool scores_with_classifier(const Model& m) {
-  return m.config().head == "classifier";
-}
-template <class Model>
 std::string scored_tensor_name(const Model& m) {
-  return scores_with_classifier(m) ? "classifier.weight" : "item_embedding.weight";
+  return std::visit([](const auto& h) { return std::string(h.scored_tensor); }, m.scoring_head());
 }
 template <class Model>
 index scored_width(const Model& m) {
-  return scores_with_classifier(m) ? m.config().dim : m.config().resolved_item_dim();
+  return m.scoring_width();
 }
 
 namespace detail {
@@ -64,16 +61,10 @@ template <class Model>
 std::vector<float> scored_item_rows(Model& m) {
   const index v = m.config().num_items + 1, w = scored_width(m);
   std::vector<float> rows(std::size_t(v * w)), scratch;
-  const auto copy = [&](const auto& weight) {
-    for (index r = 0; r < v; ++r) {
-      const float* src = detail::weight_row(weight, std::int32_t(r), w, scratch);
-      std::copy(src, src + w, rows.begin() + r * w);
-    }
-  };
-  if (scores_with_classifier(m)) {
-    copy(m.classifier().weight);
-  } else {
-    copy(m.item_table().weight);
+  const auto& weight = m.scoring_weights();
+  for (index r = 0; r < v; ++r) {
+    const float* src = detail::weight_row(weight, std::int32_t(r), w, scratch);
+    std::copy(src, src + w, rows.begin() + r * w);
   }
   return rows;
 }
@@ -131,17 +122,11 @@ class indexed_search final : public approximate_search {
   }
 
   // The user vectors [rows, scored_width] from final states [rows, dim].
-  const float* query(const float* hidden, index rows) {
-    if (model_.config().head != "projected") return hidden;
-    projected_.resize(std::size_t(rows * scored_width(model_)));
-    model_.output_projection().forward(hidden, projected_.data(), rows);
-    return projected_.data();
-  }
+  const float* query(const float* hidden, index rows) { return model_.scoring_queries(hidden, rows); }
 
   float score(const float* q, std::int32_t id) {
     const index w = scored_width(model_);
-    const float* row = scores_with_classifier(model_) ? detail::weight_row(model_.classifier().weight, id, w, scratch_)
-                                                      : detail::weight_row(model_.item_table().weight, id, w, scratch_);
+    const float* row = detail::weight_row(model_.scoring_weights(), id, w, scratch_);
     return ann::detail::dot(q, row, std::size_t(w));
   }
 
@@ -154,7 +139,9 @@ class indexed_search final : public approximate_search {
         if (id >= 1 && id <= n) excluded_.push_back(id);
     std::sort(excluded_.begin(), excluded_.end());
     excluded_.erase(std::unique(excluded_.begin(), excluded_.end()), excluded_.end());
-    const auto is_excluded = [&](std::int32_t id) { return std::binary_search(excluded_.begin(), excluded_.end(), id); };
+    const auto is_excluded = [&](std::int32_t id) {
+      return std::binary_search(excluded_.begin(), excluded_.end(), id);
+    };
 
     index_.search(std::span(q, std::size_t(scored_width(model_))), k + index(excluded_.size()), ef_, candidates_);
     scored_.clear();
@@ -179,7 +166,7 @@ class indexed_search final : public approximate_search {
   Model& model_;
   ann::hnsw_index& index_;
   index ef_;
-  std::vector<float> hidden_, projected_, scratch_;
+  std::vector<float> hidden_, scratch_;
   std::vector<std::int32_t> excluded_, candidates_;
   std::vector<std::pair<float, std::int32_t>> scored_;
 };

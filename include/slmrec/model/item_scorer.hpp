@@ -40,10 +40,7 @@ class item_scorer {
   explicit item_scorer(Model& m) : model_(m) {
     // Here, not on the class: an owner of a unique_ptr<item_scorer> for any model must still compile.
     static_assert(scores_item_ranges<Model>, "item_scorer: float models on the CPU and int8 models only");
-    const auto& cfg = m.config();
-    classifier_ = cfg.head == "classifier";
-    require(!classifier_ || !m.classifier().has_bias(), "item_scorer: a classifier head with a bias is not supported");
-    width_ = classifier_ ? cfg.dim : cfg.resolved_item_dim();
+    width_ = m.scoring_width();
   }
 
   // The users' vectors of a left-padded batch [rows, columns] (validated as
@@ -51,11 +48,11 @@ class item_scorer {
   void set_users(std::span<const std::int32_t> items, index rows, index columns) {
     hidden_.resize(std::size_t(rows * model_.config().dim));
     model_.last_hidden(items, rows, columns, hidden_);
-    if (!classifier_ && model_.config().head == "projected") {
-      users_.resize(std::size_t(rows * width_));
-      model_.output_projection().forward(hidden_.data(), users_.data(), rows);
-    } else {
+    const float* q = model_.scoring_queries(hidden_.data(), rows);
+    if (q == hidden_.data()) {
       users_.swap(hidden_);
+    } else {
+      users_.assign(q, q + rows * width_);
     }
     set_user_vectors(users_.data(), rows, false);
   }
@@ -109,15 +106,14 @@ class item_scorer {
  private:
   decltype(auto) matrix() {
     if constexpr (int8_table) {
-      return classifier_ ? (model_.classifier().weight) : (model_.item_table().weight);
+      return model_.scoring_weights();
     } else {
-      const float* w = classifier_ ? model_.classifier().weight.value : model_.item_table().weight.value;
+      const float* w = model_.scoring_weights().value;
       return w;
     }
   }
 
   Model& model_;
-  bool classifier_ = false;
   index width_ = 0, rows_ = 0;
   std::vector<float> hidden_, users_, scratch_;
   quant::int8_rows codes_;

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,9 +25,11 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/model/arch.hpp>
+#include <slmrec/model/head.hpp>
 #include <slmrec/model/length_buckets.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/model/sequence_input.hpp>
+#include <slmrec/model/training_losses.hpp>
 #include <slmrec/nn/context.hpp>
 #include <slmrec/nn/embedding.hpp>
 #include <slmrec/nn/linear.hpp>
@@ -40,7 +43,9 @@
 namespace slmrec::model {
 
 template <backend::backend BE, class Arch, class Depth = depth<dynamic>, class Quant = quant::none>
-class recommender {
+class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, BE> {
+  friend class training_losses<recommender, BE>;
+
  public:
   using backend_type = BE;
   using arch_type = Arch;
@@ -51,6 +56,7 @@ class recommender {
   using table_type = quant::embedding_t<BE, Quant>;
   using block_type = typename Arch::template block<BE, linear_type>;
   using stack_type = nn::stack<block_type, Depth>;
+  using head_type = head::any<BE, linear_type, table_type>;  // the config's head, chosen once (model/head.hpp)
   static constexpr bool trainable = !quant::is_quantized<Quant>;
 
   // `with_grads` false builds an inference-only model (a frozen teacher,
@@ -80,18 +86,16 @@ class recommender {
     if (cfg.resolved_item_dim() != cfg.dim)
       input_proj_ = linear_type(cfg.resolved_item_dim(), cfg.dim, false, weight_init());
     if (Arch::learned_positions) positions_ = nn::embedding<BE>(cfg.max_len, cfg.dim, Arch::embedding_init(cfg));
-    if (cfg.head == "classifier") classifier_ = linear_type(cfg.dim, cfg.num_items + 1, false, weight_init());
-    if (cfg.head == "projected") output_proj_ = linear_type(cfg.dim, cfg.resolved_item_dim(), false, weight_init());
+    head::emplace_named(head_, cfg, weight_init());
     items_.set_frozen(cfg.freeze_items);
     for (std::size_t j = 0; j < cfg.aux_layers.size(); ++j) aux_norms_.emplace_back(cfg.dim, cfg.resolved_norm_eps());
   }
   void find_item_entries() {
-    items_entry_ = params_.find("item_embedding.weight");  // null for a quantized table (not in the store)
+    items_entry_ = params_.find("item_embedding.weight");   // null for a quantized table (not in the store)
     classifier_entry_ = params_.find("classifier.weight");  // null without the classifier head
   }
 
  public:
-
   template <class V>
   void visit(V&& v, const std::string& prefix) {
     items_.visit(v, prefix + "item_embedding");
@@ -99,8 +103,7 @@ class recommender {
     if (Arch::learned_positions) positions_.visit(v, prefix + "position_embedding");
     stack_.visit(v, prefix + "model.layers");
     final_norm_.visit(v, prefix + "model.norm");
-    if (has(classifier_)) classifier_.visit(v, prefix + "classifier");
-    if (has(output_proj_)) output_proj_.visit(v, prefix + "output_proj");
+    std::visit([&](auto& h) { h.visit(v, prefix); }, head_);
     for (std::size_t j = 0; j < aux_norms_.size(); ++j)
       aux_norms_[j].visit(v, fmt::format("{}aux_heads.{}.norm", prefix, j));
   }
@@ -180,104 +183,6 @@ class recommender {
     touch_item_rows(in_.items);
   }
 
-  // ---- the head: scores and losses -----------------------------------------------------
-
-  // Cross-entropy over all items at the rows of the last encode() whose
-  // target (one per trimmed cell, [batch * length]) is not 0; mean over those
-  // rows. Runs the whole backward. Returns the mean loss (0 rows: 0).
-  // `denominator` > 0 replaces the count of rows the mean divides by (every
-  // loss below takes it): data-parallel ranks pass the global batch's count,
-  // so their gradients add up to the global mean (dist/loss_units.hpp).
-  double train_cross_entropy(std::span<const std::int32_t> targets, std::span<const T* const> extra = {},
-                             double denominator = 0.0) {
-    static_assert(trainable,
-                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
-    select_rows(targets);
-    const double den = mean_denominator(denominator);
-    return selected_rows_loss(
-        extra, [&](const T* h, T* dh, index m) { return head_cross_entropy(h, dh, m, 1.0 / den); }, den);
-  }
-
-  // Multi-supervision: the extra head j (its own norm, then the model's item
-  // scoring) on layer config().aux_layers[j]'s output, cross-entropy at the
-  // targets' rows. Adds d(weight * loss)/d(layer output) into dlayer [rows, dim]
-  // and the head's parameter gradients; call after encode(), before the main
-  // backward that reads dlayer as an extra gradient. Returns the mean loss.
-  double aux_cross_entropy(std::span<const std::int32_t> targets, index j, double weight, T* dlayer,
-                           double denominator = 0.0) {
-    static_assert(trainable,
-                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
-    select_rows(targets);
-    const index m = index(sel_rows_.size()), d = cfg_.dim;
-    if (m == 0) return 0.0;
-    auto& norm = aux_norms_[std::size_t(j)];
-    nn::ensure_size(aux_in_, m * d);
-    nn::ensure_size(aux_h_, m * d);
-    nn::ensure_size(daux_h_, m * d);
-    nn::ensure_size(daux_in_, m * d);
-    BE::gather_rows(stack_.output(cfg_.aux_layers[std::size_t(j)]), sel_dev_.data(), aux_in_.data(), m, d);
-    norm.forward(aux_in_.data(), aux_h_.data(), m);
-    BE::fill(daux_h_.data(), m * d, T(0));
-    const double den = mean_denominator(denominator);
-    const double loss = head_cross_entropy(aux_h_.data(), daux_h_.data(), m, weight / den) / den;
-    BE::fill(daux_in_.data(), m * d, T(0));
-    norm.backward(aux_in_.data(), daux_h_.data(), daux_in_.data(), m);
-    BE::scatter_add_rows(daux_in_.data(), sel_dev_.data(), dlayer, m, d);
-    return loss;
-  }
-
-  // SASRec's objective: binary cross-entropy of each target against one
-  // negative (`negatives`, same layout as targets). Tied head only.
-  double train_sampled_bce(std::span<const std::int32_t> targets, std::span<const std::int32_t> negatives,
-                           double denominator = 0.0) {
-    static_assert(trainable,
-                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
-    require(cfg_.head == "tied", "the sampled BCE loss scores with the item table: it needs the tied head");
-    select_rows(targets);
-    std::vector<std::int32_t> neg(sel_rows_.size());
-    for (std::size_t i = 0; i < sel_rows_.size(); ++i) neg[i] = negatives[std::size_t(sel_rows_[i])];
-    upload_ints(neg, neg_dev_);
-    touch_item_rows(sel_targets_);
-    touch_item_rows(neg);
-    const double den = mean_denominator(denominator);
-    return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
-      return bce_.forward_backward(h, items_.weight.value, tgt_dev_.data(), neg_dev_.data(), m, cfg_.dim, dh,
-                                   items_.weight.grad, 1.0 / den);
-    }, den);
-  }
-
-  // Sampled softmax (nn/sampled_softmax_loss.hpp): each target against the
-  // shared `candidates`, each candidate's logit corrected by its log Q
-  // (candidate_offsets, one per candidate; zeros for no correction; the
-  // target's logit is exact). Any head. Runs the whole backward;
-  // returns the mean loss. The item table's gradient touches only the rows
-  // used, which a row-tracked store (enable_sparse_item_gradients) exploits.
-  double train_sampled_softmax(std::span<const std::int32_t> targets, std::span<const std::int32_t> candidates,
-                               std::span<const float> candidate_offsets, double denominator = 0.0) {
-    static_assert(trainable,
-                  "slmrec: a quantized recommender is inference-only; train the float model, then model::quantize it");
-    if constexpr (!backend::sampled_softmax_ops<BE>) {
-      fail("the sampled softmax loss does not run on the {} backend yet; use --loss ce there", BE::name);
-    } else {
-      require(candidate_offsets.size() == candidates.size(), "sampled softmax: {} corrections for {} candidates",
-              candidate_offsets.size(), candidates.size());
-      for (const auto c : candidates)
-        require(c >= 1 && c <= cfg_.num_items, "sampled softmax: candidate item {} outside 1..{}", c, cfg_.num_items);
-      select_rows(targets);
-      upload_floats(candidate_offsets, cand_offsets_dev_);
-      upload_ints(candidates, cand_dev_);
-      const index c = index(candidates.size());
-      const double den = mean_denominator(denominator);
-      return selected_rows_loss({}, [&](const T* h, T* dh, index m) {
-        return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
-          touch_table_rows(dtable, sel_targets_);
-          touch_table_rows(dtable, candidates);
-          return sampled_.forward_backward(q, table, tgt_dev_.data(), cand_dev_.data(), cand_offsets_dev_.data(), m, c, dim, dq, dtable, 1.0 / den);
-        });
-      }, den);
-    }
-  }
-
   // From now on the gradients of the item-sized tables (the item table, and
   // the classifier's weights with that head) are row-sparse: the store
   // zeroes, clips and the optimiser writes only the rows each step touched
@@ -292,6 +197,8 @@ class recommender {
         if (e != nullptr && params_.grad(*e) != nullptr) params_.enable_row_tracking(e->spec.name);
     }
   }
+
+  // ---- scores and user vectors ---------------------------------------------------------
 
   // Scores of every item (column 0 = padding) for the last position of each
   // row: out [rows, num_items + 1] on the host.
@@ -344,8 +251,22 @@ class recommender {
   stack_type& layers() { return stack_; }
   table_type& item_table() { return items_; }
   linear_type& input_projection() { return input_proj_; }
-  linear_type& classifier() { return classifier_; }
-  linear_type& output_projection() { return output_proj_; }
+  head_type& scoring_head() { return head_; }
+  const head_type& scoring_head() const { return head_; }
+  // The rows the head scores items against ([num_items + 1, scoring_width()]:
+  // the classifier's weights, else the item table) and their width.
+  decltype(auto) scoring_weights() {
+    return std::visit([&](auto& h) -> decltype(auto) { return h.weights(items_); }, head_);
+  }
+  [[nodiscard]] index scoring_width() const {
+    return std::visit([&](const auto& h) { return h.width(cfg_); }, head_);
+  }
+  // The vectors scored against scoring_weights() from final states hidden
+  // [rows, dim] (as last_hidden gives): hidden itself, or its projection
+  // (then valid until the next call).
+  const T* scoring_queries(const T* hidden, index rows) {
+    return std::visit([&](auto& h) { return h.queries(hidden, rows); }, head_);
+  }
   // The trimmed batch of the last forward (after a bucketed encode_last: its last bucket).
   [[nodiscard]] const sequence_input& input() const { return in_; }
   [[nodiscard]] const nn::context& context() const { return ctx_; }
@@ -391,17 +312,8 @@ class recommender {
 
   // Scores of the last position of each row into dst [rows, num_items + 1] (backend memory).
   void score_last_into(std::span<const std::int32_t> items, index rows, index columns, T* dst) {
-    const T* q = encode_last(items, rows, columns);
-    if (has(classifier_)) {
-      classifier_.forward(q, dst, rows);
-      return;
-    }
-    if (has(output_proj_)) {
-      nn::ensure_size(proj_, rows * cfg_.resolved_item_dim());
-      output_proj_.forward(q, proj_.data(), rows);
-      q = proj_.data();
-    }
-    items_.score(q, rows, dst);
+    const T* h = encode_last(items, rows, columns);
+    std::visit([&](auto& head) { head.score(h, rows, dst, items_); }, head_);
   }
 
   // Item ids -> the stack's input x_ [rows, dim]: item rows (through the
@@ -464,77 +376,12 @@ class recommender {
     }
   }
 
-  // What a loss's mean divides by: the selected rows, unless a caller gives the global count.
-  [[nodiscard]] double mean_denominator(double given) const {
-    return given > 0.0 ? given : double(std::max<std::size_t>(sel_rows_.size(), 1));
-  }
-
-  void select_rows(std::span<const std::int32_t> targets) {
-    require(index(targets.size()) == in_.rows(), "loss: {} targets for a trimmed batch of {} cells", targets.size(),
-            in_.rows());
-    sel_rows_.clear();
-    sel_targets_.clear();
-    for (index r = 0; r < in_.rows(); ++r) {
-      const auto t = targets[std::size_t(r)];
-      if (t == 0) continue;
-      require(t > 0 && t <= cfg_.num_items, "loss: target item {} outside 1..{}", t, cfg_.num_items);
-      sel_rows_.push_back(std::int32_t(r));
-      sel_targets_.push_back(t);
-    }
-    upload_ints(sel_rows_, sel_dev_);
-    upload_ints(sel_targets_, tgt_dev_);
-  }
-
-  // The shared frame of the training losses: gather the final states of the
-  // selected rows, let `loss(h, dh, m)` return its summed loss and add the
-  // gradient of the mean into dh, scatter dh back and run the encoder's
-  // backward (with `extra` gradients at block outputs). Returns the mean.
-  template <class Loss>
-  double selected_rows_loss(std::span<const T* const> extra, Loss&& loss, double den) {
-    const index m = index(sel_rows_.size()), d = cfg_.dim;
-    nn::ensure_size(dhidden_, in_.rows() * d);
-    BE::fill(dhidden_.data(), in_.rows() * d, T(0));
-    double mean = 0.0;
-    if (m > 0) {
-      nn::ensure_size(sel_h_, m * d);
-      nn::ensure_size(dsel_h_, m * d);
-      BE::fill(dsel_h_.data(), m * d, T(0));
-      BE::gather_rows(hidden_.data(), sel_dev_.data(), sel_h_.data(), m, d);
-      mean = loss(sel_h_.data(), dsel_h_.data(), m) / den;
-      BE::scatter_add_rows(dsel_h_.data(), sel_dev_.data(), dhidden_.data(), m, d);
-    }
-    backward_encoder(dhidden_.data(), extra);
-    return mean;
-  }
-
-  // Cross-entropy of the m selected rows h against every item; adds into dh
-  // and the head's parameter gradients. Returns the summed loss.
-  double head_cross_entropy(const T* h, T* dh, index m, double scale) {
-    const index v = cfg_.num_items + 1;
-    return head_loss(h, dh, m, [&](const T* q, const T* table, T* dq, T* dtable, index dim) {
-      touch_all_table_rows(dtable);
-      return ce_.forward_backward(q, table, nullptr, tgt_dev_.data(), m, v, dim, dq, dtable, nullptr, scale);
-    });
-  }
-
   // The head around a loss over item rows: loss(q, table, dq, dtable, dim)
   // scores the queries q [m, dim] against a [num_items + 1, dim] table and
-  // returns its summed loss. The classifier head hands it its own weights;
-  // the tied head the item table; the projected head the item table, with
-  // the output projection's forward before and backward after.
+  // returns its summed loss (model/head.hpp: which table, which queries).
   template <class Loss>
   double head_loss(const T* h, T* dh, index m, Loss&& loss) {
-    const index d = cfg_.dim;
-    if (has(classifier_)) return loss(h, classifier_.weight.value, dh, classifier_.weight.grad, d);
-    if (!has(output_proj_)) return loss(h, items_.weight.value, dh, items_.weight.grad, d);
-    const index di = cfg_.resolved_item_dim();
-    nn::ensure_size(proj_, m * di);
-    nn::ensure_size(dproj_, m * di);
-    BE::fill(dproj_.data(), m * di, T(0));
-    output_proj_.forward(h, proj_.data(), m);
-    const double total = loss(proj_.data(), items_.weight.value, dproj_.data(), items_.weight.grad, di);
-    output_proj_.backward(h, dproj_.data(), dh, m);
-    return total;
+    return std::visit([&](auto& head) { return head.loss(h, dh, m, items_, cfg_.dim, loss); }, head_);
   }
 
   // The row-tracking bookkeeping of the item-sized tables' gradients (no-ops
@@ -559,29 +406,23 @@ class recommender {
   nn::embedding<BE> positions_;
   stack_type stack_;
   typename Arch::template final_norm<BE> final_norm_;
-  linear_type classifier_, output_proj_;
+  head_type head_;
   nn::dropout<BE> emb_drop_;
   std::vector<typename Arch::template final_norm<BE>> aux_norms_;
   nn::parameter_store<BE> params_;
-  nn::full_softmax_loss<BE> ce_;
-  nn::sampled_bce_loss<BE> bce_;
-  nn::sampled_softmax_loss<BE> sampled_;
   const typename nn::parameter_store<BE>::entry *items_entry_ = nullptr, *classifier_entry_ = nullptr;
   std::vector<T> staging_;  // upload_floats when T is not float
-  typename BE::template buffer<T> cand_offsets_dev_;
-  typename BE::template buffer<std::int32_t> cand_dev_;
 
   sequence_input in_;
   nn::context ctx_{};
   const T* stack_out_ = nullptr;
-  std::vector<std::int32_t> sel_rows_, sel_targets_, last_rows_, last_positions_;
-  typename BE::template buffer<std::int32_t> ids_dev_, mask_dev_, pos_dev_, sel_dev_, tgt_dev_, neg_dev_;
+  std::vector<std::int32_t> last_rows_, last_positions_;
+  typename BE::template buffer<std::int32_t> ids_dev_, mask_dev_, pos_dev_;
   typename BE::template buffer<std::int32_t> last_rows_dev_, last_pos_dev_;
-  typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;                         // forward
-  typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_, dhidden_, sel_h_, dsel_h_;  // backward
-  typename BE::template buffer<T> proj_, dproj_, scores_, last_hidden_, bucket_hidden_;
-  length_buckets buckets_;                                             // encode_last on the CPU
-  typename BE::template buffer<T> aux_in_, aux_h_, daux_h_, daux_in_;  // multi-supervision heads
+  typename BE::template buffer<T> item_rows_, x_, pos_rows_, hidden_;  // forward
+  typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_;      // backward
+  typename BE::template buffer<T> scores_, last_hidden_, bucket_hidden_;
+  length_buckets buckets_;  // encode_last on the CPU
 };
 
 }  // namespace slmrec::model
