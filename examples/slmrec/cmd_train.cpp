@@ -5,8 +5,9 @@
 // ranking, history excluded) as a JSON last line.
 #include "commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include <memory>
 #include <sstream>
@@ -26,7 +27,7 @@ void add_train(CLI::App& app) {
     jobs::train_job job;
     bool no_log_q = false;
     std::string device = "cpu";
-    std::string lora_targets = "gate,up,down";  // --freeze-backbone: which projections get adapters
+    std::string lora_targets = fmt::format("{}", fmt::join(jobs::default_lora_targets, ","));
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
@@ -55,7 +56,8 @@ void add_train(CLI::App& app) {
                   "theta; its first --layers blocks, all by default)");
   cmd->add_flag("--freeze-backbone", o->job.model.freeze_backbone,
                 "with --init: keep the backbone's weights fixed (the item table, projection and head learn)");
-  cmd->add_option("--lora-rank", o->job.model.lora_rank, "with --freeze-backbone: LoRA adapters of this rank (0 = none)")
+  cmd->add_option("--lora-rank", o->job.model.lora_rank,
+                  "with --freeze-backbone: LoRA adapters of this rank (0 = none)")
       ->capture_default_str();
   cmd->add_option("--lora-alpha", o->job.model.lora_alpha, "LoRA scaling numerator (update x alpha / rank)")
       ->capture_default_str();

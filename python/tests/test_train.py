@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import slmrec
-from conftest import TRAIN
+from conftest import SHARED, TRAIN
 
 
 def test_progress_gets_each_epochs_record(data_file, tmp_path):
@@ -57,6 +57,35 @@ def test_distill_a_llama_teacher(data_file, tmp_path):
     assert slmrec.load(tmp_path / "pruned").evaluate(ds) == small.evaluate(ds)
 
 
+def test_sampled_softmax_with_a_flattened_popularity_proposal(data_file, tmp_path):
+    ds = slmrec.load_dataset(data_file)
+    slmrec.train(ds, out=tmp_path / "run", loss="sampled", negatives=64, popularity_power=0.5,
+                 **{**TRAIN, "epochs": 1})
+    loss = json.loads((tmp_path / "run" / "config.json").read_text())["loss"]
+    assert loss["popularity_power"] == 0.5 and loss["sampler"] == "popularity" and loss["negatives"] == 64
+    with pytest.raises(ValueError, match="popularity-power 3 outside 0..2"):
+        slmrec.train(ds, out=tmp_path / "bad", loss="sampled", popularity_power=3.0, **TRAIN)
+
+
+def test_a_frozen_pretrained_backbone_with_lora(data_file, tmp_path):
+    """init="hf:DIR" as --init: the backbone's shape comes from the model, its
+    first `layers` blocks are read, and with freeze_backbone only the adapters,
+    item table and head learn."""
+    tiny = SHARED / "fixtures" / "tiny_llama"
+    if not tiny.exists():
+        pytest.skip(f"{tiny} is missing")
+    ds = slmrec.load_dataset(data_file)
+    model = slmrec.train(ds, out=tmp_path / "run", arch="llama", layers=1, max_len=20, epochs=1, batch=64,
+                         init=f"hf:{tiny}", freeze_backbone=True, lora_rank=2, lora_targets=["q", "v"])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert (config["layers"], config["dim"], config["heads"], config["kv_heads"], config["ffn"]) == (1, 64, 4, 2, 176)
+    assert config["freeze_backbone"] and config["lora_rank"] == 2 and config["lora_targets"] == ["q", "v"]
+    # loaded for inference with its adapters merged: an ordinary llama of that shape
+    assert model.config["dim"] == 64 and "lora_rank" not in model.config
+    with pytest.raises(ValueError, match="dim comes from the backbone"):
+        slmrec.train(ds, out=tmp_path / "bad", arch="llama", dim=32, init=f"hf:{tiny}", epochs=1)
+
+
 def test_magnitude_pruning_zeroes_that_share_of_weights(trained):
     ds, model, _ = trained
     pruned = model.prune("magnitude", sparsity=0.5)
@@ -96,7 +125,10 @@ def test_help_explains_every_argument():
     for arg in ["dataset", "out", "arch", "layers", "dim", "heads", "loss", "epochs", "lr", "seed", "progress",
                 "resume", "eval_users", "items_from"]:
         assert f"\n{arg}: " in doc, arg
-    assert "layers: int = 2" in doc and "epochs: int = 200" in doc  # the command line's defaults
+    for arg in ["popularity_power", "init", "freeze_backbone", "lora_rank", "lora_alpha", "lora_targets"]:
+        assert f"\n{arg}: " in doc, arg
+    assert "layers: Optional[int] = None" in doc and "the command line's default, 2" in doc
+    assert "epochs: int = 200" in doc and "popularity_power: float = 1.0" in doc  # the command line's defaults
     for arg in ["histories", "k", "exclude_history"]:
         assert f"\n{arg}: " in slmrec.Model.recommend.__doc__
 

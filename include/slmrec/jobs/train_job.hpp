@@ -25,6 +25,10 @@
 
 namespace slmrec::jobs {
 
+// The projections that get LoRA adapters when none are named (--lora-targets):
+// the feed-forward ones, where a frozen backbone's capacity for a new task lies.
+inline const std::vector<std::string> default_lora_targets{"gate", "up", "down"};
+
 struct train_job {
   model::recommender_config model;  // num_items comes from the data
   train::train_config train;
@@ -112,8 +116,8 @@ test_report_t run_train(const train_job& job, const data::dataset& ds, const Com
       train::next_item_objective obj(m, train::candidate_sampler(ds.num_items, split.train_item_counts, sampled));
       return run(obj);
     }
-    train::next_item_objective obj(m, job.loss == "ce" ? train::loss_kind::cross_entropy
-                                                       : train::loss_kind::sampled_bce);
+    train::next_item_objective obj(m,
+                                   job.loss == "ce" ? train::loss_kind::cross_entropy : train::loss_kind::sampled_bce);
     return run(obj);
   });
 }
