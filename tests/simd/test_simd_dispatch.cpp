@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <tuple>
 #include <vector>
 
 #include <slmrec/backend/cpu/dot_rows.hpp>
+#include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/core/cpu_features.hpp>
 #include <slmrec/core/rng.hpp>
@@ -109,6 +112,64 @@ TEST_CASE("top_k_list's block skipping keeps the k best of a full sort", "[simd]
         CHECK(list.scores()[std::size_t(j)] == s[std::size_t(order[std::size_t(j)])]);
       }
     }
+}
+
+}  // namespace slmrec
+
+namespace slmrec {
+
+TEST_CASE("exp_fast's rounding, in the baseline's vector form, is nearbyint's, ties included", "[simd]") {
+  using backend::cpu::round_to_integer;
+  std::vector<float> values = {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 127.5f, -126.5f, 0.49999997f,
+                               -0.49999997f, 128.0f, -128.0f, 4194303.5f, -4194303.5f};
+  for (const float v : test::normal_floats(4096, 7)) values.push_back(60.0f * v);
+  for (int k = -260; k <= 260; ++k) values.push_back(0.5f * float(k));  // every half in exp_fast's range
+  for (const float v : values) {
+    INFO("v = " << v);
+    // The same integer; the sign of a zero may differ (-0.3 gives +0, nearbyint -0), which exp_fast's
+    // n * ln 2 and its integer conversion do not see.
+    CHECK(round_to_integer(v) == std::nearbyint(v));
+  }
+  // And exp_fast stays within its stated error against std::exp here too.
+  for (const float z : test::normal_floats(4096, 8)) {
+    const float x = 30.0f * z;
+    const double want = std::exp(double(std::clamp(x, -87.3f, 88.3f)));
+    CHECK(std::abs(double(backend::cpu::exp_fast(x)) - want) <= 3e-7 * want);
+  }
+}
+
+}  // namespace slmrec
+
+namespace slmrec {
+
+TEST_CASE("the elementwise and softmax loops at the CPU's width agree with plain arithmetic", "[simd]") {
+  using kernels = backend::eigen_cpu;
+  const index n = 40'000;  // above the parallel threshold: the threaded loop too
+  const auto gate = test::normal_floats(std::size_t(n), 11), up = test::normal_floats(std::size_t(n), 12);
+  std::vector<float> out(static_cast<std::size_t>(n));
+  kernels::swiglu_forward(gate.data(), up.data(), out.data(), n);
+  for (index i = 0; i < n; i += 97) {
+    const double g = gate[std::size_t(i)], want = g / (1.0 + std::exp(-g)) * up[std::size_t(i)];
+    CHECK(std::abs(out[std::size_t(i)] - want) <= 1e-6 * (1.0 + std::abs(want)));
+  }
+  // Cross-entropy rows: the loss against a double-precision softmax, the gradient rows summing to 0.
+  const index rows = 3, cols = 5000;
+  auto logits = test::normal_floats(std::size_t(rows * cols), 13);
+  const std::vector<std::int32_t> targets = {1, 777, 4999};
+  double want = 0.0;
+  for (index r = 0; r < rows; ++r) {
+    double m = -1e30, sum = 0.0;
+    for (index c = 1; c < cols; ++c) m = std::max(m, double(logits[std::size_t(r * cols + c)]));
+    for (index c = 1; c < cols; ++c) sum += std::exp(double(logits[std::size_t(r * cols + c)]) - m);
+    want += std::log(sum) + m - logits[std::size_t(r * cols + targets[std::size_t(r)])];
+  }
+  const double got = backend::cpu::loss_kernels<float>::softmax_xent_rows(logits.data(), targets.data(), rows, cols, 1.0f);
+  CHECK(std::abs(got - want) <= 1e-5 * want);
+  for (index r = 0; r < rows; ++r) {
+    double total = 0.0;
+    for (index c = 0; c < cols; ++c) total += logits[std::size_t(r * cols + c)];
+    CHECK(std::abs(total) <= 1e-5);
+  }
 }
 
 }  // namespace slmrec

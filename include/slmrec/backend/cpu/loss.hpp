@@ -72,24 +72,39 @@ struct loss_kernels {
   // column 0 (the padding item) excluded from the softmax. Overwrites the
   // logits with d(scale * loss)/d logits and returns the unscaled loss sum.
   static double softmax_xent_rows(T* logits, const std::int32_t* targets, index n, index cols, T scale) {
+#if SLMREC_PORTABLE_AVX512  // a portable build on an AVX-512 CPU: the exp loops 16 wide (parallel.hpp)
+    if (cpu_has_avx512()) return softmax_xent_rows_avx512(logits, targets, n, cols, scale);
+#endif
     double total = 0.0;
     SLMREC_OMP(parallel for reduction(+ : total) if (n * cols > parallel_threshold))
-    for (index i = 0; i < n; ++i) {
-      T* row = logits + i * cols;
-      const index t = targets[i];
-      const T m = max_of(row + 1, cols - 1);
-      const T target_logit = row[t];
-      for (index c = 1; c < cols; ++c) row[c] = exp_kernel(row[c] - m);
-      const T sum = sum_of(row + 1, cols - 1);
-      total += std::log(double(sum)) + double(m) - double(target_logit);  // -log p_t
-      const T inv = scale / sum;
-      row[0] = 0;
-      for (index c = 1; c < cols; ++c) row[c] *= inv;
-      row[t] -= scale;
-    }
+    for (index i = 0; i < n; ++i) total += softmax_xent_row(logits + i * cols, targets[i], cols, scale);
     return total;
   }
 
+ private:
+  // One row of softmax_xent_rows; inlined into each copy of the loop.
+  [[gnu::always_inline]] static double softmax_xent_row(T* row, index t, index cols, T scale) {
+    const T m = max_of(row + 1, cols - 1);
+    const T target_logit = row[t];
+    for (index c = 1; c < cols; ++c) row[c] = exp_kernel(row[c] - m);
+    const T sum = sum_of(row + 1, cols - 1);
+    const T inv = scale / sum;
+    row[0] = 0;
+    for (index c = 1; c < cols; ++c) row[c] *= inv;
+    row[t] -= scale;
+    return std::log(double(sum)) + double(m) - double(target_logit);  // -log p_t
+  }
+#if SLMREC_PORTABLE_AVX512
+  SLMREC_TARGET_AVX512 static double softmax_xent_rows_avx512(T* logits, const std::int32_t* targets, index n,
+                                                               index cols, T scale) {
+    double total = 0.0;
+    SLMREC_OMP(parallel for reduction(+ : total) if (n * cols > parallel_threshold))
+    for (index i = 0; i < n; ++i) total += softmax_xent_row(logits + i * cols, targets[i], cols, scale);
+    return total;
+  }
+#endif
+
+ public:
   // Sampled softmax cross-entropy: row i scores its target (logit pos[i])
   // against a candidate set shared by every row (logits [n, cols], column j
   // for item candidates[j]); the caller has already subtracted each logit's
