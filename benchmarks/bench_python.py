@@ -21,6 +21,7 @@ Prints a markdown table per part and one JSON line per measurement.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -107,23 +108,11 @@ def part_threads(a, slmrec):
 
 
 def part_native(a):
-    rows = []
-    for preset in a.presets.split(","):
-        res = {"native": {}, "portable": {}}
-        for _ in range(a.rounds):
-            for name, build in (("native", a.native_build), ("portable", a.portable_build)):
-                recs = run_json([f"{build}/benchmarks/bench_presets", "--preset", preset, "--what", "train,infer",
-                                 "--reps", str(a.reps), "--warmup", "2"])
-                for r in recs:
-                    res[name].setdefault(r["what"], []).append(r["ms_median"])
-        for what in sorted(res["native"]):
-            n, p = statistics.median(res["native"][what]), statistics.median(res["portable"][what])
-            rows.append((preset, what, n, p))
-            print(json.dumps({"part": "native", "preset": preset, "what": what, "native_ms": n, "portable_ms": p,
-                              "portable_over_native": p / n}))
-    print("\n| preset | what | -march=native ms | portable (wheel) ms | portable / native |\n|---|---|---|---|---|")
-    for preset, what, n, p in rows:
-        print(f"| {preset} | {what} | {n:.2f} | {p:.2f} | {p / n:.3f} |")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from builds_side_by_side import side_by_side
+
+    side_by_side([("-march=native", a.native_build), ("portable (wheel)", a.portable_build)], a.presets.split(","),
+                 a.rounds, a.reps)
 
 
 def main():
