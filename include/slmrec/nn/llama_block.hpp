@@ -49,7 +49,6 @@ struct llama_layout {
   static constexpr const char* post_norm_name = "post_attention_layernorm";
   static constexpr const char* mlp_name = "mlp";
   static constexpr index attention_dropout_slot = 0, mlp_dropout_slot = 1;
-  static std::uint64_t dropout_stream(index layer, index slot) { return std::uint64_t(layer) * 16 + std::uint64_t(slot) + 1; }
   static mlp make_mlp(const config& c, index) { return mlp(c.dim, c.ffn, c.mlp_bias, c.weight_init); }
 };
 

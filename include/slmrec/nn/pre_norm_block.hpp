@@ -15,6 +15,12 @@
 
 namespace slmrec::nn {
 
+// The dropout stream of a block's dropout `slot` in layer `layer`: one seed
+// rule for every layout, so two layers (or two slots) never share a mask.
+inline std::uint64_t block_dropout_stream(index layer, index slot) {
+  return std::uint64_t(layer) * 16 + std::uint64_t(slot) + 1;
+}
+
 template <backend::backend BE, class Layout>
 class pre_norm_block {
  public:
@@ -31,8 +37,8 @@ class pre_norm_block {
         self_attn(cfg.attention()),
         post_norm(cfg.dim, cfg.norm_eps),
         mlp(Layout::make_mlp(cfg, layer_index)),
-        attn_drop_(cfg.dropout, Layout::dropout_stream(layer_index, Layout::attention_dropout_slot)),
-        mlp_drop_(cfg.dropout, Layout::dropout_stream(layer_index, Layout::mlp_dropout_slot)),
+        attn_drop_(cfg.dropout, block_dropout_stream(layer_index, Layout::attention_dropout_slot)),
+        mlp_drop_(cfg.dropout, block_dropout_stream(layer_index, Layout::mlp_dropout_slot)),
         dim_(cfg.dim) {}
 
   template <class V>

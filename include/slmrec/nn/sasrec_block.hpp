@@ -43,9 +43,8 @@ struct sasrec_layout {
   static constexpr const char* mlp_name = "ffn";
   // Slot 0 is the feed-forward's own (inner) dropout.
   static constexpr index attention_dropout_slot = 1, mlp_dropout_slot = 2;
-  static std::uint64_t dropout_stream(index layer, index slot) { return std::uint64_t(layer) * 16 + std::uint64_t(slot) + 1; }
   static mlp make_mlp(const config& c, index layer) {
-    return mlp(c.dim, c.ffn, c.act, c.dropout, dropout_stream(layer, 0), c.weight_init);
+    return mlp(c.dim, c.ffn, c.act, c.dropout, block_dropout_stream(layer, 0), c.weight_init);
   }
 };
 
