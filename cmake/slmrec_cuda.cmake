@@ -24,7 +24,8 @@ add_library(slmrec_cuda STATIC
   src/cuda/attention.cu
   src/cuda/loss.cu
   src/cuda/optim.cu
-  src/cuda/top_k.cu)
+  src/cuda/top_k.cu
+  src/cuda/quant.cu)
 add_library(slmrec::cuda ALIAS slmrec_cuda)
 set_target_properties(slmrec_cuda PROPERTIES
   EXPORT_NAME cuda

@@ -2,9 +2,11 @@
 // `slmrec prune --checkpoint DIR --method magnitude|structured --sparsity S
 //   [--scope layer|global] [--heads F] [--data FILE [--teacher DIR ...] training options] --out DIR`
 // magnitude: the smallest decoder weights set to zero (per matrix or one
-// global threshold), kept at zero through any fine-tuning by masks.
+// global threshold), kept at zero through any fine-tuning by the masks of a
+// recommender<..., prune::masked<Scope>>.
 // structured: S of each layer's feed-forward channels (and --heads F of its
-// attention heads) physically removed (llama). With --data the pruned model is
+// attention heads) physically removed: a recommender<..., prune::structured>
+// (llama). With --data the pruned model is
 // fine-tuned (cross-entropy, or distillation against --teacher); without it
 // the pruned model is saved as it is. The result is an ordinary checkpoint.
 #include "commands.hpp"
@@ -17,9 +19,9 @@
 
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/distill/distiller.hpp>
+#include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/prune/magnitude.hpp>
-#include <slmrec/prune/masked_objective.hpp>
 #include <slmrec/prune/structured.hpp>
 #include <slmrec/train/objective.hpp>
 
@@ -40,12 +42,15 @@ struct prune_options {
   distill::distill_weights weights{1.0, 0.1, 0.0};
 };
 
-// Fine-tunes `m` (with `masks` held, when given) by cross-entropy or by
-// distillation from the teacher, then reports the test metrics; or saves it.
-template <class Model, class Masks>
-void finish(Model& m, const Masks* masks, const prune_options& o) {
+// Fine-tunes `m` (a masked model holds its masks through every step) by
+// cross-entropy or by distillation from the teacher, then reports the test
+// metrics; or saves it.
+template <class Model>
+void finish(Model& m, const prune_options& o) {
   if (o.data_file.empty()) {
-    train::save_model<cpu>(o.out, {{"model", m.config()}, {"pruned_from", o.checkpoint}}, m.parameters());
+    nlohmann::json config = {{"model", m.config()}, {"pruned_from", o.checkpoint}};
+    prune::record_pruning(m, config);
+    train::save_model<cpu>(o.out, config, m.parameters());
     fmt::print("saved the pruned model (no fine-tuning: no --data) to {}\n", o.out);
     return;
   }
@@ -53,11 +58,7 @@ void finish(Model& m, const Masks* masks, const prune_options& o) {
   d.file = o.data_file;
   const auto ds = d.load();
   const auto split = data::leave_one_out(ds);
-  const auto fit = [&](auto& objective) {
-    if (masks == nullptr) return train::fit(objective, split, ds, o.train, o.out, false);
-    prune::masked_objective masked(objective, *masks);
-    return train::fit(masked, split, ds, o.train, o.out, false);
-  };
+  const auto fit = [&](auto& objective) { return train::fit(objective, split, ds, o.train, o.out, false); };
   if (o.teacher.empty()) {
     train::next_item_objective obj(m, train::loss_kind::cross_entropy);
     report_test(m, split, ds, fit(obj), o.train, o.out);
@@ -104,24 +105,32 @@ void add_prune(CLI::App& app) {
             o->method);
     require(o->teacher.empty() || !o->data_file.empty(), "--teacher needs --data (the data to distill on)");
     const auto cfg = model::checkpoint_model_config(o->checkpoint);
-    model::with_recommender<cpu>(cfg, true, [&](auto& m) {
-      train::load_model_weights(o->checkpoint, m.parameters());
-      if (o->method == "magnitude") {
-        const auto masks = prune::magnitude(m.parameters(), {o->sparsity, prune::parse_scope(o->scope)});
-        prune::finalize(masks, m.parameters());
-        fmt::print("magnitude pruning ({}): {} of {} decoder weights set to zero ({:.1f}%)\n", o->scope,
-                   masks.pruned(), masks.total(), 100.0 * masks.sparsity());
-        finish(m, &masks, *o);
-        return;
+    if (o->method == "magnitude") {
+      model::with_prune_scope(o->scope, [&]<class Scope>(Scope) {
+        model::with_recommender<cpu, prune::masked<Scope>>(cfg, true, [&](auto& m) {
+          train::load_model_weights(o->checkpoint, m.parameters());
+          const auto& masks = m.prune_magnitude(o->sparsity);
+          fmt::print("magnitude pruning ({}): {} of {} decoder weights set to zero ({:.1f}%)\n", o->scope,
+                     masks.pruned(), masks.total(), 100.0 * masks.sparsity());
+          finish(m, *o);
+        });
+      }, "--scope");
+      return;
+    }
+    model::with_recommender<cpu>(cfg, false, [&](auto& m) {
+      using dense = std::remove_cvref_t<decltype(m)>;
+      if constexpr (std::is_same_v<typename dense::arch_type, arch::llama>) {
+        train::load_model_weights(o->checkpoint, m.parameters());
+        const auto plan = prune::plan_structured(m, {o->sparsity, o->heads});
+        const auto small_cfg = prune::pruned_config(cfg, plan);
+        fmt::print("structured pruning: FFN {} -> {} channels, heads {} -> {} per layer\n", cfg.resolved_ffn(),
+                   small_cfg.ffn, cfg.heads, small_cfg.heads);
+        model::recommender<cpu, arch::llama, depth<dynamic>, quant::none, prune::structured> small(small_cfg, true);
+        prune::copy_structured(m, small, plan);
+        finish(small, *o);
+      } else {
+        fail("structured pruning removes llama heads and SwiGLU channels; this model is '{}'", cfg.arch);
       }
-      const auto plan = prune::plan_structured(m, {o->sparsity, o->heads});
-      const auto small_cfg = prune::pruned_config(cfg, plan);
-      fmt::print("structured pruning: FFN {} -> {} channels, heads {} -> {} per layer\n", cfg.resolved_ffn(),
-                 small_cfg.ffn, cfg.heads, small_cfg.heads);
-      using model_t = std::remove_cvref_t<decltype(m)>;
-      model_t small(small_cfg, true);
-      prune::copy_structured(m, small, plan);
-      finish(small, static_cast<const prune::mask_set<cpu>*>(nullptr), *o);
     });
   });
 }

@@ -39,7 +39,8 @@
 #include <slmrec/model/serving.hpp>
 
 #include <slmrec/prune/magnitude.hpp>
-#include <slmrec/prune/masked_objective.hpp>
+#include <slmrec/prune/mask.hpp>
+#include <slmrec/prune/policy.hpp>
 #include <slmrec/prune/structured.hpp>
 
 #include <slmrec/distill/block_map.hpp>

@@ -7,6 +7,7 @@
 
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/model/batch_api.hpp>
+#include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/quantize.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/replica.hpp>
@@ -133,14 +134,19 @@ class model_for final : public any_model {
         auto pruned = std::make_unique<Model>(cfg, false);
         cpu::copy(model_->parameters().values_data(), pruned->parameters().values_data(),
                   model_->parameters().total_size());
-        const auto masks = prune::magnitude(pruned->parameters(), {r.sparsity, prune::parse_scope(r.scope)});
+        const auto where = model::with_prune_scope(r.scope, []<class Scope>(Scope) { return Scope::where; });
+        const auto masks = prune::magnitude(pruned->parameters(), {r.sparsity, where});
         prune::finalize(masks, pruned->parameters());
         return wrap(std::move(pruned), threads_);
       }
-      const auto plan = prune::plan_structured(*model_, {r.sparsity, r.heads});
-      auto small = std::make_unique<Model>(prune::pruned_config(cfg, plan), false);
-      prune::copy_structured(*model_, *small, plan);
-      return wrap(std::move(small), threads_);
+      if constexpr (std::is_same_v<typename Model::arch_type, arch::llama>) {
+        const auto plan = prune::plan_structured(*model_, {r.sparsity, r.heads});
+        auto small = std::make_unique<Model>(prune::pruned_config(cfg, plan), false);
+        prune::copy_structured(*model_, *small, plan);
+        return wrap(std::move(small), threads_);
+      } else {
+        fail("structured pruning removes llama heads and SwiGLU channels; this model is '{}'", cfg.arch);
+      }
     } else {
       fail("prune: this model is quantized ({}); prune the float model it was made from", Q::name);
     }

@@ -61,6 +61,9 @@ __global__ void dropout_forward_kernel(const float* x, float* y, std::uint8_t* k
 __global__ void dropout_backward_kernel(const std::uint8_t* keep, const float* dy, float* dx, index n, float scale) {
   SLMREC_FOR_EACH(i, n) dx[i] += keep[i] ? dy[i] * scale : 0.f;
 }
+__global__ void apply_mask_kernel(const std::uint8_t* keep, float* x, index n) {
+  SLMREC_FOR_EACH(i, n) if (!keep[i]) x[i] = 0.f;
+}
 __global__ void embedding_forward_kernel(const std::int32_t* ids, const float* table, float* out, index n, index dim) {
   SLMREC_FOR_EACH(i, n * dim) out[i] = table[index(ids[i / dim]) * dim + i % dim];
 }
@@ -121,6 +124,11 @@ void cuda_kernels::dropout_backward(const std::uint8_t* keep, const float* dy, f
   if (n <= 0) return;
   dropout_backward_kernel<<<grid_for(n), threads_per_block>>>(keep, dy, dx, n, 1.f / (1.f - p));
   SLMREC_CUDA_LAUNCHED("dropout_backward_kernel");
+}
+void cuda_kernels::apply_mask(const std::uint8_t* keep, float* x, index n) {
+  if (n <= 0) return;
+  apply_mask_kernel<<<grid_for(n), threads_per_block>>>(keep, x, n);
+  SLMREC_CUDA_LAUNCHED("apply_mask_kernel");
 }
 void cuda_kernels::embedding_forward(const std::int32_t* ids, const float* table, float* out, index n, index dim) {
   if (n <= 0 || dim <= 0) return;

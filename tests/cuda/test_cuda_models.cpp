@@ -15,8 +15,10 @@
 #include <slmrec/distill/distiller.hpp>
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/llama_parity.hpp>
+#include <slmrec/model/quantize.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/model/serving.hpp>
+#include <slmrec/prune/structured.hpp>
 #include <slmrec/train/adamw.hpp>
 #include <slmrec/train/checkpoint.hpp>
 #include <slmrec/train/trainer.hpp>
@@ -128,6 +130,116 @@ TEMPLATE_TEST_CASE("a training step on the GPU matches the CPU: loss, every grad
         CHECK(relative_error(got.scores, want.scores) < tol);
       }
     }
+  }
+}
+
+namespace {
+// Magnitude pruning of seed-7 weights, then three AdamW steps of a
+// prune::masked model: its masks, gradients, weights and scores.
+template <class BE, class Scope>
+step_result masked_steps(const model::recommender_config& cfg, const batch_data& b, std::vector<std::uint8_t>& keep) {
+  model::recommender<BE, arch::llama, depth<2>, quant::none, prune::masked<Scope>> m(cfg);
+  m.initialize(7);
+  const auto& masks = m.prune_magnitude(0.5);
+  keep.clear();
+  for (const auto& e : masks.entries()) {
+    const auto k = masks.keep(e);
+    keep.insert(keep.end(), k.begin(), k.end());
+  }
+  train::adamw<BE> opt(m.parameters(), {});
+  step_result r;
+  for (std::uint64_t step = 0; step < 3; ++step) {
+    m.parameters().zero_grads();
+    m.encode(b.items, b.rows, b.columns, true, 42 + step);
+    r.loss = m.train_cross_entropy(b.targets);
+    opt.step();
+  }
+  const auto n = static_cast<std::size_t>(m.parameters().total_size());
+  r.grads = to_host<BE>(m.parameters().grads_data(), n);
+  r.params = to_host<BE>(m.parameters().values_data(), n);
+  r.scores.resize(static_cast<std::size_t>(b.rows * (cfg.num_items + 1)));
+  m.score_last(b.items, b.rows, b.columns, r.scores);
+  return r;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a prune::masked model trains on the GPU as on the CPU, its pruned weights held at zero", "[cuda]",
+                   backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const double tol = test::tolerance<BE>;
+  const auto b = make_batch(300);
+  const auto cfg = small_config("llama", "tied");
+  std::vector<std::uint8_t> keep_cpu, keep_gpu;
+  const auto want = masked_steps<cpu, prune::per_matrix>(cfg, b, keep_cpu);
+  const auto got = masked_steps<BE, prune::per_matrix>(cfg, b, keep_gpu);
+  CHECK(keep_gpu == keep_cpu);  // the same weights pick the same masks
+  CHECK(got.loss == Approx(want.loss).epsilon(tol));
+  CHECK(relative_error(got.params, want.params) < tol);
+  CHECK(relative_error(got.scores, want.scores) < tol);
+  // Every pruned weight of the GPU model is still exactly zero.
+  model::recommender<cpu, arch::llama, depth<2>> layout(cfg, false);
+  index pruned = 0, nonzero = 0;
+  std::size_t at = 0;
+  for (const auto& name : prune::prunable_matrices(layout.parameters())) {
+    const auto& e = layout.parameters().at(name);
+    for (index i = 0; i < e.size; ++i, ++at)
+      if (!keep_gpu[at]) {
+        ++pruned;
+        nonzero += got.params[std::size_t(e.offset + i)] != 0.0f;
+      }
+  }
+  CHECK(pruned > 0);
+  CHECK(nonzero == 0);
+}
+
+TEMPLATE_TEST_CASE("structured pruning on the GPU plans and copies as on the CPU", "[cuda]", backend::cuda,
+                   backend::cuda_bf16) {
+  using BE = TestType;
+  auto cfg = small_config("llama", "tied");
+  cfg.kv_heads = cfg.heads;  // heads are pruned only without grouped-query sharing
+  const auto b = make_batch(300);
+  const auto run = [&]<class B>(B) {
+    model::recommender<B, arch::llama> dense(cfg, false);
+    dense.initialize(9);
+    const auto plan = prune::plan_structured(dense, {0.5, 0.5});
+    model::recommender<B, arch::llama, depth<dynamic>, quant::none, prune::structured> small(
+        prune::pruned_config(cfg, plan), false);
+    prune::copy_structured(dense, small, plan);
+    std::vector<float> scores(static_cast<std::size_t>(b.rows * (cfg.num_items + 1)));
+    small.score_last(b.items, b.rows, b.columns, scores);
+    return std::pair(plan.ffn_keep, scores);
+  };
+  const auto [cpu_keep, cpu_scores] = run(cpu{});
+  const auto [gpu_keep, gpu_scores] = run(BE{});
+  CHECK(gpu_keep == cpu_keep);
+  CHECK(relative_error(gpu_scores, cpu_scores) < test::tolerance<BE>);
+}
+
+TEMPLATE_TEST_CASE("an int8, pruned, fixed-depth model on the GPU scores as its CPU twin", "[cuda]", backend::cuda,
+                   backend::cuda_bf16) {
+  using BE = TestType;
+  const auto b = make_batch(300);
+  for (const std::string head : {"tied", "classifier"}) {
+    auto cfg = small_config("llama", head);
+    cfg.dropout = 0.0;
+    const auto scores = [&]<class B>(B) {
+      model::recommender<B, arch::llama, depth<2>, quant::none, prune::masked<>> m(cfg, false);
+      m.initialize(5);
+      m.prune_magnitude(0.5);
+      const auto q = model::quantize<quant::int8_per_channel>(m);
+      static_assert(std::is_same_v<std::remove_cvref_t<decltype(*q)>,
+                                   model::recommender<B, arch::llama, depth<2>, quant::int8_per_channel,
+                                                      prune::masked<>>>);
+      std::vector<float> out(static_cast<std::size_t>(b.rows * (cfg.num_items + 1)));
+      q->score_last(b.items, b.rows, b.columns, out);
+      return out;
+    };
+    const auto want = scores(cpu{});
+    const auto got = scores(BE{});
+    INFO("head " << head);
+    // The same codes and exact int32 dots; only the float products between
+    // the int8 layers (attention, norms: bf16 on cuda_bf16) differ.
+    CHECK(relative_error(got, want) < test::tolerance<BE>);
   }
 }
 

@@ -4,7 +4,10 @@
 // the losses and AdamW.
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 #include <vector>
+
+#include <slmrec/quant/device_int8_matrix.hpp>
 
 #include "cuda/parity.hpp"
 
@@ -184,6 +187,17 @@ TEMPLATE_TEST_CASE("cuda activations, dropout and embeddings match the CPU", "[c
     BE::dropout_backward(gkeep.data(), gg.data(), gdx.data(), n, 0.3f);
     SLMREC_CHECK_CLOSE("dropout_backward", to_host<BE>(gdx), dx, 1e-7);
   }
+  {  // pruning masks: exactly the dropped elements become zero, the rest untouched
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = std::uint8_t((i * 7919) % 3 != 0);
+    auto x = a;
+    auto gx = to_device<BE>(a);
+    auto gkeep = to_device<BE>(keep);
+    cpu::apply_mask(keep.data(), x.data(), n);
+    BE::apply_mask(gkeep.data(), gx.data(), n);
+    CHECK(to_host<BE>(gx) == x);
+    CHECK(std::count(x.begin(), x.end(), 0.0f) >= n / 3);
+  }
   {  // embeddings: repeated ids add up, id 0 (padding) never learns
     const index items = 50, dim = 24, rows = 400;
     std::vector<std::int32_t> ids(static_cast<std::size_t>(rows));
@@ -343,6 +357,39 @@ TEMPLATE_TEST_CASE("cuda row kernels, losses and AdamW match the CPU", "[cuda]",
     SLMREC_CHECK_CLOSE("adamw parameters", to_host<BE>(gp), p, 1e-6);
     SLMREC_CHECK_CLOSE("adamw first moment", to_host<BE>(gm), mom, 1e-6);
     SLMREC_CHECK_CLOSE("adamw second moment", to_host<BE>(gv), var, 1e-6);
+  }
+}
+
+TEMPLATE_TEST_CASE("cuda int8 products: the CPU's codes, exact dots and epilogue", "[cuda]", backend::cuda,
+                   backend::cuda_bf16) {
+  using BE = TestType;
+  const std::vector<std::tuple<index, index, index>> shapes = {{7, 70, 33}, {64, 256, 130}, {1, 3, 5}};
+  for (const auto& [m, k, n] : shapes) {
+    auto x = random_vector(static_cast<std::size_t>(m * k), 21, 1.5);
+    x[0] = 0.0f;  // a zero, a tie and a row of zeros among the inputs
+    if (m > 1) std::fill_n(x.begin() + k, k, 0.0f);
+    const auto w = random_vector(static_cast<std::size_t>(n * k), 22);
+    const auto bias = random_vector(static_cast<std::size_t>(n), 23);
+    const auto host = quant::int8_matrix::quantize(w.data(), n, k);
+    std::vector<float> want(static_cast<std::size_t>(m * n));
+    quant::gemm_nt_ref(x.data(), m, host, bias.data(), want.data());
+    const auto dev = quant::device_int8_matrix<BE>::from_host(host);
+    CHECK(dev.codes() == host.codes());
+    CHECK(dev.scales() == host.scales());
+    auto gx = to_device<BE>(x);
+    auto gbias = to_device<BE>(bias);
+    typename BE::template buffer<float> gy(want.size());
+    quant::gemm_nt(gx.data(), m, dev, gbias.data(), gy.data());
+    INFO("m " << m << ", k " << k << ", n " << n);
+    CHECK(to_host<BE>(gy) == want);  // the reference kernel's arithmetic, bit for bit
+    // The dequantizing gather of an item table.
+    std::vector<std::int32_t> ids = {0, std::int32_t(n - 1), 2 % std::int32_t(n), 0};
+    std::vector<float> rows(ids.size() * std::size_t(k));
+    for (std::size_t i = 0; i < ids.size(); ++i) host.dequantize_row(ids[i], rows.data() + i * std::size_t(k));
+    auto gids = to_device<BE>(ids);
+    typename BE::template buffer<float> grows(rows.size());
+    dev.dequantize_rows(gids.data(), grows.data(), index(ids.size()));
+    CHECK(to_host<BE>(grows) == rows);
   }
 }
 

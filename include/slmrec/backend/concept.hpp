@@ -135,6 +135,22 @@ concept row_sparse_optim_ops =
       B::adamw_catch_up_rows(p, p, p, rows, n, n, g, g, g, g, a);
     };
 
+// Optional: zeroing the elements a byte mask drops, which a pruned model
+// (prune::masked) applies to its gradients after every backward.
+template <class B>
+concept mask_ops = backend<B> && requires(typename B::scalar* x, const std::uint8_t* keep, index n) {
+  B::apply_mask(keep, x, n);
+};
+
+// Optional: int8 x int8 -> int32 products on the backend's memory, which
+// quant::device_int8_matrix (an int8 model on a device backend) runs on.
+template <class B>
+concept int8_ops = backend<B> && requires(const float* x, float* y, std::int8_t* q, const std::int32_t* ids, index n) {
+  B::quantize_rows_int8(x, n, n, n, q, y);
+  B::int8_gemm_nt(q, x, n, q, x, n, n, x, y);
+  B::dequantize_int8_rows(ids, q, x, n, n, n, y);
+};
+
 // Optional: a backend that selects the top-k of score rows itself (the GPU),
 // so that serving never copies a [users, catalog] score matrix to the host.
 template <class B>

@@ -23,6 +23,7 @@
 #include <slmrec/dist/loss_units.hpp>
 #include <slmrec/model/item_scorer.hpp>
 #include <slmrec/nn/context.hpp>
+#include <slmrec/prune/mask.hpp>
 
 namespace slmrec::distill {
 
@@ -179,9 +180,11 @@ class distiller {
   auto& parameters() { return student_.parameters(); }
   [[nodiscard]] index max_len() const { return student_.config().max_len; }
   [[nodiscard]] nlohmann::json config_json() const {
-    return {{"model", student_.config()},
-            {"distill",
-             {{"teacher_layers", map_.teacher_layers}, {"blocks", map_.blocks}, {"weights", to_json(w_)}}}};
+    nlohmann::json j = {{"model", student_.config()},
+                        {"distill",
+                         {{"teacher_layers", map_.teacher_layers}, {"blocks", map_.blocks}, {"weights", to_json(w_)}}}};
+    prune::record_pruning(student_, j);
+    return j;
   }
   [[nodiscard]] const distill_terms& last_terms() const { return last_; }
   [[nodiscard]] index teacher_forwards() const { return teacher_forwards_; }

@@ -10,6 +10,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/model/arch.hpp>
+#include <slmrec/prune/policy.hpp>
 #include <slmrec/quant/scheme.hpp>
 
 namespace slmrec::model {
@@ -28,6 +29,8 @@ struct tag_list {
 using arch_tags = tag_list<arch::sasrec, arch::llama>;
 // Every quantized scheme a checkpoint may name (int4 in blocks of 32: the block this build reads).
 using quantized_scheme_tags = tag_list<quant::int8_per_channel, quant::int4_block<32>, quant::bf16, quant::fp16>;
+
+using prune_scope_tags = tag_list<prune::per_matrix, prune::global>;
 
 namespace detail {
 
@@ -56,6 +59,12 @@ template <class F>
 decltype(auto) with_quantized_scheme(std::string_view name, F&& f, std::string_view where = {}) {
   return detail::with_tag<quantized_scheme_tags>(name, "quantization scheme", where, std::forward<F>(f),
                                                  quantized_scheme_tags{});
+}
+
+// f(prune::per_matrix{}) for "layer" or f(prune::global{}) for "global": a magnitude pruning's scope.
+template <class F>
+decltype(auto) with_prune_scope(std::string_view name, F&& f, std::string_view where = {}) {
+  return detail::with_tag<prune_scope_tags>(name, "pruning scope", where, std::forward<F>(f), prune_scope_tags{});
 }
 
 }  // namespace slmrec::model

@@ -17,18 +17,20 @@
 
 namespace slmrec::model {
 
-// f(std::unique_ptr<model>): f owns the model (a service keeps it past the call).
-template <backend::backend BE, class F>
+// f(std::unique_ptr<model>): f owns the model (a service keeps it past the
+// call). The model is recommender<BE, Arch, depth<dynamic>, quant::none, Prune>.
+template <backend::backend BE, class Prune = prune::none, class F>
 decltype(auto) with_new_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
   return with_arch(cfg.arch, [&]<class Arch>(Arch) -> decltype(auto) {
-    return std::forward<F>(f)(std::make_unique<recommender<BE, Arch>>(cfg, with_grads));
+    return std::forward<F>(f)(
+        std::make_unique<recommender<BE, Arch, depth<dynamic>, quant::none, Prune>>(cfg, with_grads));
   });
 }
 
 // f(model&), the model alive for the call.
-template <backend::backend BE, class F>
+template <backend::backend BE, class Prune = prune::none, class F>
 decltype(auto) with_recommender(const recommender_config& cfg, bool with_grads, F&& f) {
-  return with_new_recommender<BE>(cfg, with_grads, [&](auto m) -> decltype(auto) { return f(*m); });
+  return with_new_recommender<BE, Prune>(cfg, with_grads, [&](auto m) -> decltype(auto) { return f(*m); });
 }
 
 // The "model" section of a checkpoint's parsed config.json.

@@ -9,6 +9,7 @@
 //   student->train_cross_entropy(...);                   // does not compile
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/model/recommender.hpp>
@@ -16,10 +17,12 @@
 
 namespace slmrec::model {
 
-template <class Scheme, backend::backend BE, class Arch, class Depth>
-std::unique_ptr<recommender<BE, Arch, Depth, Scheme>> quantize(const recommender<BE, Arch, Depth, quant::none>& from) {
+// The pruning policy carries over: a pruned model's zeros quantize to zero codes.
+template <class Scheme, backend::backend BE, class Arch, class Depth, class Prune>
+std::unique_ptr<recommender<BE, Arch, Depth, Scheme, Prune>> quantize(
+    const recommender<BE, Arch, Depth, quant::none, Prune>& from) {
   static_assert(quant::is_quantized<Scheme>, "model::quantize<quant::none> would be a copy: pick a quantized scheme");
-  using target = recommender<BE, Arch, Depth, Scheme>;
+  using target = recommender<BE, Arch, Depth, Scheme, Prune>;
   auto to = std::make_unique<target>(from.config(), false);
   const auto& src = from.parameters();
   to->visit([&](const nn::param_spec& spec, auto& slot) {
@@ -28,7 +31,10 @@ std::unique_ptr<recommender<BE, Arch, Depth, Scheme>> quantize(const recommender
     if constexpr (nn::is_param_slot<decltype(slot), float>) {
       BE::copy(src.value(e), slot.value, e.size);
     } else {
-      slot = std::remove_cvref_t<decltype(slot)>::quantize(src.value(e), spec.shape[0], spec.shape[1]);
+      // Quantized on the host (the same codes on every backend), stored where the backend keeps it.
+      std::vector<float> host(static_cast<std::size_t>(e.size));
+      BE::download(src.value(e), host.data(), e.size);
+      slot = std::remove_cvref_t<decltype(slot)>::quantize(host.data(), spec.shape[0], spec.shape[1]);
     }
   }, "");
   return to;

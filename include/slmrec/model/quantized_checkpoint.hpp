@@ -152,7 +152,7 @@ void load_quantized_weights(const std::filesystem::path& dir, Model& m) {
     if constexpr (nn::is_param_slot<slot_t, float>) {
       const std::vector<std::int64_t> shape(spec.shape.begin(), spec.shape.end());
       const auto v = f.to_float_checked(spec.name, shape);
-      std::copy(v.begin(), v.end(), slot.value);
+      Model::backend_type::upload(v.data(), slot.value, index(v.size()));
     } else {
       slot = detail::read_packed<slot_t>(f, spec.name, spec.shape[0], spec.shape[1]);
     }

@@ -1,12 +1,15 @@
 #pragma once
-// recommender<Backend, Arch, Depth, Quant>: item ids -> item table (->
+// recommender<Backend, Arch, Depth, Quant, Prune>: item ids -> item table (->
 // projection) (+ learned positions for SASRec) -> a stack of Arch's blocks ->
 // final norm -> a head that scores every item. The architecture, the depth and
 // the weight format are types, so `recommender<eigen_cpu, arch::llama,
 // depth<8>>` is a teacher the compiler sees whole; `depth<dynamic>` reads the
 // depth from the config. A quantized model (Quant other than quant::none,
 // made by model::quantize) is inference-only: its training members do not
-// exist for it, so a training step on it is a compile error.
+// exist for it, so a training step on it is a compile error. Prune says
+// whether the decoder is pruned (prune/policy.hpp): a prune::masked model
+// owns its masks and holds its pruned weights at zero through training; a
+// prune::structured one is a llama whose heads and channels were removed.
 //
 // The model owns its parameters (one flat buffer) and every activation
 // buffer, so it is neither copied nor moved: hold it by value or unique_ptr.
@@ -37,20 +40,32 @@
 #include <slmrec/nn/sampled_softmax_loss.hpp>
 #include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/nn/stack.hpp>
+#include <slmrec/prune/magnitude.hpp>
+#include <slmrec/prune/mask.hpp>
+#include <slmrec/prune/policy.hpp>
 #include <slmrec/quant/scheme.hpp>
 #include <slmrec/quant/select.hpp>
 
 namespace slmrec::model {
 
-template <backend::backend BE, class Arch, class Depth = depth<dynamic>, class Quant = quant::none>
-class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, BE> {
+template <backend::backend BE, class Arch, class Depth = depth<dynamic>, class Quant = quant::none,
+          class Prune = prune::none>
+class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, Prune>, BE> {
   friend class training_losses<recommender, BE>;
+  static_assert(prune::policy<Prune>, "recommender<..., Prune>: Prune is prune::none, prune::masked<Scope> or "
+                                      "prune::structured");
+  static_assert(!std::is_same_v<Prune, prune::structured> || std::is_same_v<Arch, arch::llama>,
+                "prune::structured removes attention heads and SwiGLU channels: it is defined for arch::llama only");
+  static_assert(!prune::is_masked<Prune> || backend::mask_ops<BE>,
+                "prune::masked holds pruned weights at zero with the backend's mask kernel group (backend::mask_ops: "
+                "B::apply_mask), which this backend lacks");
 
  public:
   using backend_type = BE;
   using arch_type = Arch;
   using depth_type = Depth;
   using quant_scheme = Quant;
+  using prune_policy = Prune;
   using T = typename BE::scalar;
   using linear_type = quant::linear_t<BE, Quant>;
   using table_type = quant::embedding_t<BE, Quant>;
@@ -58,6 +73,7 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, 
   using stack_type = nn::stack<block_type, Depth>;
   using head_type = head::any<BE, linear_type, table_type>;  // the config's head, chosen once (model/head.hpp)
   static constexpr bool trainable = !quant::is_quantized<Quant>;
+  static constexpr bool masked = prune::is_masked<Prune>;
 
   // `with_grads` false builds an inference-only model (a frozen teacher,
   // serving). The weights start random (seed 0); see initialize().
@@ -162,6 +178,7 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, 
     BE::fill(dx_.data(), n * d, T(0));
     final_norm_.backward(stack_out_, dhidden, dstack_.data(), n);
     stack_.backward(dstack_.data(), dx_.data(), ctx_, extra);
+    if constexpr (masked) masks_.apply_grads(params_);  // every decoder matrix's gradient is complete here
     nn::ensure_size(dx_drop_, n * d);
     BE::fill(dx_drop_.data(), n * d, T(0));
     emb_drop_.backward(dx_.data(), dx_drop_.data(), n * d, ctx_);
@@ -196,6 +213,32 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, 
       for (const auto* e : {items_entry_, classifier_entry_})
         if (e != nullptr && params_.grad(*e) != nullptr) params_.enable_row_tracking(e->spec.name);
     }
+  }
+
+  // ---- pruning (prune::masked) -----------------------------------------------------------
+
+  // Magnitude pruning of the decoder's matrices to `sparsity` (a fraction of
+  // their weights, chosen per matrix or globally as Prune's scope says): the
+  // pruned weights become zero and, their gradients masked after every
+  // backward, stay zero through training.
+  const prune::mask_set<BE>& prune_magnitude(double sparsity)
+  requires(masked && trainable)
+  {
+    masks_ = prune::magnitude(params_, {sparsity, Prune::scope_type::where});
+    masks_.apply_values(params_);
+    return masks_;
+  }
+  // After loading the weights of a model pruned before: its zeros are its masks.
+  const prune::mask_set<BE>& restore_masks()
+  requires(masked && trainable)
+  {
+    masks_ = prune::mask_set<BE>::from_zeros(params_, prune::prunable_matrices(params_));
+    return masks_;
+  }
+  const prune::mask_set<BE>& masks() const
+  requires(masked && trainable)
+  {
+    return masks_;
   }
 
   // ---- scores and user vectors ---------------------------------------------------------
@@ -423,6 +466,8 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant>, 
   typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_;      // backward
   typename BE::template buffer<T> scores_, last_hidden_, bucket_hidden_;
   length_buckets buckets_;  // encode_last on the CPU
+  struct no_masks {};
+  [[no_unique_address]] std::conditional_t<masked && trainable, prune::mask_set<BE>, no_masks> masks_;
 };
 
 }  // namespace slmrec::model

@@ -5,6 +5,9 @@
 // and the item table are kept: they are small or every row of them is used.
 //   auto masks = prune::magnitude(model.parameters(), {.sparsity = 0.5});
 //   prune::finalize(masks, model.parameters());  // pruned weights become zero
+// A model that is to be trained pruned says so in its type and owns its
+// masks: recommender<BE, Arch, Depth, quant::none, prune::masked<Scope>>
+// with model.prune_magnitude(0.5) (model/recommender.hpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,21 +17,15 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/prune/mask.hpp>
+#include <slmrec/prune/policy.hpp>
 
 namespace slmrec::prune {
-
-enum class scope { per_matrix, global };
 
 struct magnitude_options {
   double sparsity = 0.5;  // fraction of the prunable weights set to zero
   scope where = scope::per_matrix;
 };
 
-inline scope parse_scope(const std::string& s) {
-  if (s == "layer" || s == "matrix") return scope::per_matrix;
-  require(s == "global", "pruning scope '{}' is not one of layer, global", s);
-  return scope::global;
-}
 
 // The decoder's weight matrices: what magnitude pruning may remove.
 template <backend::backend BE>
@@ -70,15 +67,16 @@ mask_set<BE> magnitude(const nn::parameter_store<BE>& ps, const magnitude_option
   if (o.where == scope::per_matrix) {
     for (const auto& name : names) {
       const auto& e = ps.at(name);
-      masks.add(ps, name, detail::keep_largest(ps.value(e), e.size, index(std::llround(o.sparsity * double(e.size)))));
+      const auto w = host_values(ps, e);
+      masks.add(ps, name, detail::keep_largest(w.data(), e.size, index(std::llround(o.sparsity * double(e.size)))));
     }
     return masks;
   }
   // Global: one magnitude threshold over all matrices, the same exact count.
   std::vector<typename BE::scalar> all;
   for (const auto& name : names) {
-    const auto& e = ps.at(name);
-    all.insert(all.end(), ps.value(e), ps.value(e) + e.size);
+    const auto w = host_values(ps, ps.at(name));
+    all.insert(all.end(), w.begin(), w.end());
   }
   auto keep = detail::keep_largest(all.data(), index(all.size()), index(std::llround(o.sparsity * double(all.size()))));
   index at = 0;

@@ -17,12 +17,15 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include <slmrec/core/error.hpp>
+#include <slmrec/model/arch.hpp>
 #include <slmrec/model/recommender_config.hpp>
+#include <slmrec/prune/mask.hpp>
 
 namespace slmrec::prune {
 
@@ -74,11 +77,12 @@ inline index kept(index n, double fraction, const char* what) {
 
 }  // namespace detail
 
+// A llama model of any backend: the weights are read on the host.
 template <class Model>
 structured_plan plan_structured(const Model& m, const structured_options& o) {
+  static_assert(std::is_same_v<typename Model::arch_type, arch::llama>,
+                "prune::structured removes attention heads and SwiGLU channels: it is defined for arch::llama only");
   const auto& cfg = m.config();
-  require(cfg.arch == "llama", "structured pruning removes llama heads and SwiGLU channels; this model is '{}'",
-          cfg.arch);
   const index f = cfg.resolved_ffn(), h = cfg.heads, kvh = cfg.resolved_kv_heads(), d = cfg.dim;
   const index hd = cfg.resolved_head_dim();
   require(o.heads == 0.0 || kvh == h, "structured pruning of heads needs kv_heads == heads (got {} and {})", kvh, h);
@@ -87,16 +91,18 @@ structured_plan plan_structured(const Model& m, const structured_options& o) {
   structured_plan plan;
   plan.head_dim = hd;
   for (index l = 0; l < cfg.layers; ++l) {
-    const auto* gate = ps.value(ps.at(detail::layer_name(l, "mlp.gate_proj")));
-    const auto* up = ps.value(ps.at(detail::layer_name(l, "mlp.up_proj")));
-    const auto* down = ps.value(ps.at(detail::layer_name(l, "mlp.down_proj")));
+    const auto gate_w = host_values(ps, ps.at(detail::layer_name(l, "mlp.gate_proj")));
+    const auto up_w = host_values(ps, ps.at(detail::layer_name(l, "mlp.up_proj")));
+    const auto down_w = host_values(ps, ps.at(detail::layer_name(l, "mlp.down_proj")));
+    const auto *gate = gate_w.data(), *up = up_w.data(), *down = down_w.data();
     std::vector<double> score(static_cast<std::size_t>(f));
     for (index j = 0; j < f; ++j)
       score[std::size_t(j)] = std::sqrt(detail::row_norm2(gate, d, j) * detail::row_norm2(up, d, j) *
                                         detail::col_norm2(down, d, f, j));
     plan.ffn_keep.push_back(detail::top_indices(score, keep_f));
-    const auto* v = ps.value(ps.at(detail::layer_name(l, "self_attn.v_proj")));
-    const auto* out = ps.value(ps.at(detail::layer_name(l, "self_attn.o_proj")));
+    const auto v_w = host_values(ps, ps.at(detail::layer_name(l, "self_attn.v_proj")));
+    const auto out_w = host_values(ps, ps.at(detail::layer_name(l, "self_attn.o_proj")));
+    const auto *v = v_w.data(), *out = out_w.data();
     std::vector<double> hs(static_cast<std::size_t>(h));
     for (index k = 0; k < h; ++k) {
       double vn = 0, on = 0;
@@ -154,8 +160,10 @@ void copy_structured(const From& from, To& to, const structured_plan& plan) {
       const index out_cols = de.spec.shape[1];
       require(index(keep.size()) * width == (columns ? out_cols : de.spec.shape[0]),
               "structured pruning: '{}' in the target model has shape [{}, {}]", name, de.spec.shape[0], out_cols);
-      const auto* s = src.value(se);
-      auto* t = dst.value(de);
+      const auto host = host_values(src, se);
+      const auto* s = host.data();
+      std::vector<typename To::backend_type::scalar> target(std::size_t(de.size));
+      auto* t = target.data();
       if (columns) {
         for (index r = 0; r < rows; ++r)
           for (std::size_t k = 0; k < keep.size(); ++k)
@@ -166,13 +174,18 @@ void copy_structured(const From& from, To& to, const structured_plan& plan) {
           for (index r = 0; r < width; ++r)
             std::copy_n(s + (keep[k] * width + r) * cols, cols, t + (index(k) * width + r) * cols);
       }
+      To::backend_type::upload(t, dst.value(de), de.size);
       done.push_back(name);
     });
   for (const auto& e : dst.entries()) {
     if (std::find(done.begin(), done.end(), e.spec.name) != done.end()) continue;
     const auto& se = src.at(e.spec.name);
     require(se.spec.shape == e.spec.shape, "structured pruning: '{}' changed shape", e.spec.name);
-    std::copy_n(src.value(se), e.size, dst.value(e));
+    if constexpr (std::is_same_v<typename From::backend_type, typename To::backend_type>) {
+      To::backend_type::copy(src.value(se), dst.value(e), e.size);
+    } else {
+      To::backend_type::upload(host_values(src, se).data(), dst.value(e), e.size);
+    }
   }
 }
 
@@ -186,7 +199,8 @@ void mask_structured(Model& m, const structured_plan& plan) {
                                          bool columns) {
       const auto& e = ps.at(name);
       const index rows = e.spec.shape[0], cols = e.spec.shape[1], n = (columns ? cols : rows) / width;
-      auto* w = ps.value(e);
+      auto host = host_values(ps, e);
+      auto* w = host.data();
       for (index g = 0; g < n; ++g) {
         if (std::binary_search(keep.begin(), keep.end(), g)) continue;
         if (columns) {
@@ -195,6 +209,7 @@ void mask_structured(Model& m, const structured_plan& plan) {
           std::fill_n(w + g * width * cols, width * cols, 0);
         }
       }
+      Model::backend_type::upload(w, ps.value(e), e.size);
     });
 }
 

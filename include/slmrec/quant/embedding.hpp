@@ -16,13 +16,12 @@ namespace slmrec::quant {
 template <backend::backend BE, class Q>
 class embedding {
   static_assert(std::is_same_v<typename BE::scalar, float>, "quant::embedding: quantized tables compute in float");
-  static_assert(BE::is_host, "quant::embedding: quantized kernels run on the CPU backend");
 
  public:
   using backend_type = BE;
   using scheme = Q;
   using T = float;
-  using matrix_type = matrix_t<Q>;
+  using matrix_type = storage_t<BE, Q>;
 
   embedding() = default;
   embedding(index rows, index dim, const nn::param_spec& = {}) : rows_(rows), dim_(dim) {}
@@ -32,9 +31,13 @@ class embedding {
     v(nn::param_spec{prefix + ".weight", {rows_, dim_}, nn::init_kind::zeros, 0.0, false, false}, weight);
   }
 
-  // ids [n] (each in [0, rows), checked by the caller) -> out [n, dim]
+  // ids [n] (each in [0, rows), checked by the caller) -> out [n, dim], in the backend's memory
   void forward(const std::int32_t* ids, float* out, index n) const {
-    for (index i = 0; i < n; ++i) weight.dequantize_row(ids[i], out + i * dim_);
+    if constexpr (BE::is_host) {
+      for (index i = 0; i < n; ++i) weight.dequantize_row(ids[i], out + i * dim_);
+    } else {
+      weight.dequantize_rows(ids, out, n);
+    }
   }
 
   // out [n, rows] = q [n, dim] · table^T

@@ -15,13 +15,12 @@ namespace slmrec::quant {
 template <backend::backend BE, class Q>
 class linear {
   static_assert(std::is_same_v<typename BE::scalar, float>, "quant::linear: quantized layers compute in float");
-  static_assert(BE::is_host, "quant::linear: quantized kernels run on the CPU backend");
 
  public:
   using backend_type = BE;
   using scheme = Q;
   using T = float;
-  using matrix_type = matrix_t<Q>;
+  using matrix_type = storage_t<BE, Q>;  // host formats, or device_int8_matrix on the GPU
 
   linear() = default;
   // Same signature as nn::linear, so blocks build either; the initialiser is unused.
@@ -77,7 +76,9 @@ class linear {
   nn::param<float> bias;
 
  private:
-  static constexpr bool integer_codes = !std::is_same_v<Q, bf16> && !std::is_same_v<Q, fp16>;
+  // Input codes shared by the layers that read one input (host formats; the
+  // device matrix quantizes its input itself).
+  static constexpr bool integer_codes = BE::is_host && !std::is_same_v<Q, bf16> && !std::is_same_v<Q, fp16>;
   struct shared_codes {
     int8_rows rows;
     std::uint64_t generation = 0;

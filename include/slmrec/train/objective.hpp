@@ -18,6 +18,7 @@
 #include <slmrec/data/batch.hpp>
 #include <slmrec/dist/loss_units.hpp>
 #include <slmrec/model/item_scorer.hpp>
+#include <slmrec/prune/mask.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 
 namespace slmrec::train {
@@ -97,6 +98,7 @@ class next_item_objective {
   [[nodiscard]] index max_len() const { return model_.config().max_len; }
   [[nodiscard]] nlohmann::json config_json() const {
     nlohmann::json j = {{"model", model_.config()}};
+    prune::record_pruning(model_, j);
     if (sampler_) {
       const auto& o = sampler_->options();
       j["loss"] = {{"kind", "sampled_softmax"}, {"negatives", o.negatives}, {"sampler", proposal_name(o.sampler)},

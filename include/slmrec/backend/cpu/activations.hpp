@@ -69,6 +69,11 @@ struct activation_kernels {
     pointwise(n, [=](index i) { dx[i] += keep[i] ? dy[i] * scale : T(0); });
   }
 
+  // x[i] = 0 where keep[i] == 0: pruning masks held through training.
+  static void apply_mask(const std::uint8_t* keep, T* x, index n) {
+    pointwise(n, [=](index i) { x[i] = keep[i] ? x[i] : T(0); });
+  }
+
   // out[i, :] = table[ids[i], :]
   static void embedding_forward(const std::int32_t* ids, const T* table, T* out, index n, index dim) {
     SLMREC_OMP(parallel for if (n * dim > parallel_threshold))

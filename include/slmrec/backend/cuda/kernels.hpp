@@ -57,8 +57,21 @@ struct cuda_kernels {
   // one seed drops the same elements on both backends.
   static void dropout_forward(const float* x, float* y, std::uint8_t* keep, index n, float p, std::uint64_t seed);
   static void dropout_backward(const std::uint8_t* keep, const float* dy, float* dx, index n, float p);
+  static void apply_mask(const std::uint8_t* keep, float* x, index n);  // x[i] = 0 where keep[i] == 0
   static void embedding_forward(const std::int32_t* ids, const float* table, float* out, index n, index dim);
   static void embedding_backward(const std::int32_t* ids, const float* dout, float* dtable, index n, index dim);
+
+  // ---- int8 products (src/cuda/quant.cu; quant::device_int8_matrix) -------------------
+  // Codes of each row of x [rows, cols] (absmax, one scale a row, as the CPU's
+  // absmax_quantize), rows `stride` codes apart (a multiple of 4, zero padded).
+  static void quantize_rows_int8(const float* x, index rows, index cols, index stride, std::int8_t* codes,
+                                 float* scales);
+  // y [m, n] = xs[r] * ws[o] * (xq[r, :] . wq[o, :]) (+ bias[o]), exact int32 dots.
+  static void int8_gemm_nt(const std::int8_t* xq, const float* xs, index m, const std::int8_t* wq, const float* ws,
+                           index n, index stride, const float* bias, float* y);
+  // out [n, cols] = scales[ids[i]] * codes[ids[i], :cols]
+  static void dequantize_int8_rows(const std::int32_t* ids, const std::int8_t* codes, const float* scales, index n,
+                                   index cols, index stride, float* out);
 
   // ---- rotary embedding and attention (src/cuda/attention.cu) -------------------------
   static void rope_forward(float* x, const std::int32_t* positions, const float* cos, const float* sin, index rows,
