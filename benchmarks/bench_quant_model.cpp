@@ -164,13 +164,13 @@ int main(int argc, char** argv) {
       for (auto& id : items) id = std::int32_t(1 + gen.below(std::uint64_t(cfg.num_items)));
     }
     slmrec::model::with_recommender<be>(cfg, false, [&](auto& m) {
-      if (!o.checkpoint.empty()) slmrec::train::load_model_weights(o.checkpoint, m.parameters());
+      if (!o.checkpoint.empty()) slmrec::nn::load_model_weights(o.checkpoint, m.parameters());
       else m.initialize(0);
       using model_t = std::remove_cvref_t<decltype(m)>;
       std::unique_ptr<model_t> pruned;
       if (!o.pruned.empty()) {
         pruned = std::make_unique<model_t>(slmrec::model::checkpoint_model_config(o.pruned), false);
-        slmrec::train::load_model_weights(o.pruned, pruned->parameters());
+        slmrec::nn::load_model_weights(o.pruned, pruned->parameters());
       }
       run(m, pruned.get(), items, b, t, o);
     });

@@ -7,7 +7,7 @@
 #   DATA: a sequences file (default ../shared/data/s3rec_beauty/Beauty.txt)
 # The runs are short (1-2 epochs) but cover every head (tied, classifier,
 # projected), both losses' frames (full and sampled softmax, sampled BCE), the
-# multi-supervision heads and distillation; a difference in any bit of the
+# multi-supervision heads, distillation and pruning; a difference in any bit of the
 # arithmetic shows in the metrics' printed digits.
 set -euo pipefail
 before=$1 after=$2 out=$3
@@ -34,6 +34,11 @@ for tag in before after; do
   done
   "$build/examples/slmrec" distill --teacher "$out/$tag/teacher" --data "$data" --student-layers 2 --blocks 2 \
     --lambda-ms 1 --epochs 1 --seed 0 --out "$out/$tag/student" > "$out/$tag/student.log" 2>&1
+  # Pruning, fine-tuned: magnitude (masks held through the epoch) and structured.
+  "$build/examples/slmrec" prune --checkpoint "$out/$tag/teacher" --method magnitude --sparsity 0.5 --scope global \
+    --data "$data" --epochs 1 --seed 0 --out "$out/$tag/pruned_magnitude" > "$out/$tag/pruned_magnitude.log" 2>&1
+  "$build/examples/slmrec" prune --checkpoint "$out/$tag/teacher" --method structured --sparsity 0.5 \
+    --data "$data" --epochs 1 --seed 0 --out "$out/$tag/pruned_structured" > "$out/$tag/pruned_structured.log" 2>&1
   "$build/examples/pipeline" --out "$out/$tag/pipeline" > "$out/$tag/pipeline.log" 2>&1
 done
 # Every metric, exactly (wall-clock seconds aside); the pipeline's tables without their time column.
@@ -46,7 +51,8 @@ def metrics(p):
 def table(p):
     return [line.rsplit("|", 2)[0] for line in p.read_text().splitlines()]
 bad = 0
-for name in ["sasrec", "sasrec_bce", "llama_classifier", "llama_projected", "llama_sampled", "teacher", "student"]:
+for name in ["sasrec", "sasrec_bce", "llama_classifier", "llama_projected", "llama_sampled", "teacher", "student",
+             "pruned_magnitude", "pruned_structured"]:
     b, a = (metrics(out / t / name / "test_metrics.json") for t in ("before", "after"))
     same = a == b
     bad += not same

@@ -12,6 +12,7 @@
 
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/model/factory.hpp>
+#include <slmrec/nn/checkpoint_files.hpp>
 
 namespace slmrec::cli {
 
@@ -27,8 +28,8 @@ void add_merge_lora(CLI::App& app) {
     const auto cfg = model::checkpoint_model_config(o->checkpoint);
     require(cfg.freeze_backbone, "{}: not a frozen-backbone checkpoint (no adapters to merge)", o->checkpoint);
     model::with_checkpoint<backend::eigen_cpu>(o->checkpoint, [&](auto& m) {
-      train::save_model<backend::eigen_cpu>(o->out, {{"model", m.config()}, {"merged_from", o->checkpoint}},
-                                            m.parameters());
+      nn::save_model<backend::eigen_cpu>(o->out, {{"model", m.config()}, {"merged_from", o->checkpoint}},
+                                         m.parameters());
       fmt::print("merged {} adapters of rank {} (alpha {}) into {}: {} parameters, written to {}\n",
                  cfg.lora_targets.size() * std::size_t(cfg.layers), cfg.lora_rank, cfg.lora_alpha, o->checkpoint,
                  m.parameters().count(), o->out);

@@ -220,7 +220,7 @@ TEST_CASE("bad quantized checkpoints are refused with the file and tensor named"
 
   // A config that claims another scheme than the tensors hold.
   {
-    auto j = train::read_checkpoint_config(path);
+    auto j = nn::read_checkpoint_config(path);
     j["quant"]["scheme"] = "int4";
     std::ofstream(path / "config.json") << j.dump();
     REQUIRE_THROWS_WITH(model::with_any_checkpoint<cpu>(path, noop), Catch::Contains("'item_embedding.weight' is I8"));

@@ -7,7 +7,7 @@
 // region's start and a barrier outside capture.
 #include <exception>
 
-#include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/core/omp.hpp>
 
 namespace slmrec {
 

@@ -39,13 +39,21 @@ struct id_map {
   }
 };
 
+// Its name in a checkpoint directory, where the trainer writes it when the
+// reader renumbered the file's ids (and serving reads it).
+inline constexpr const char* id_map_file_name = "id_map.json";
+
+// Whether the reader renumbered the file's ids (so a model's ids need the map).
+[[nodiscard]] inline bool renumbered(const dataset& d) { return !d.user_names.empty() || !d.item_names.empty(); }
+
 [[nodiscard]] inline id_map make_id_map(const dataset& d) {
   return {d.source, d.num_users(), d.num_items, d.user_names, d.item_names};
 }
 
 // Writes to a temporary file in the same folder, then renames it over the
 // target: a crash mid-write never leaves a truncated map behind.
-inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
+// The file's text (what save_id_map writes).
+[[nodiscard]] inline std::string id_map_json(const dataset& d) {
   validate(d);
   nlohmann::json j;
   j["slmrec_id_map"] = 1;
@@ -54,7 +62,11 @@ inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
   j["num_items"] = d.num_items;
   j["users"] = d.user_names.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.user_names);
   j["items"] = d.item_names.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.item_names);
-  const std::string text = j.dump(1) + "\n";
+  return j.dump(1) + "\n";
+}
+
+inline void save_id_map(const dataset& d, const std::filesystem::path& path) {
+  const std::string text = id_map_json(d);
 
   std::filesystem::path temp = path;
   temp += ".tmp";

@@ -22,8 +22,10 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
-#include <fcntl.h>
+#include <fcntl.h>  // renameat2, RENAME_EXCHANGE (glibc 2.28)
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,6 +176,37 @@ inline std::string read_file(const std::filesystem::path& source,
     }
   }
   return bytes;
+}
+
+// A directory of files written as a whole: each file into a fresh sibling
+// directory, flushed, and the directory then swapped into place.
+inline void write_directory_atomically(const std::filesystem::path& dir,
+                                       const std::vector<std::pair<std::string, std::string>>& files) {
+  namespace fs = std::filesystem;
+  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  const std::string tag = fmt::format("{}", static_cast<long long>(::getpid()));
+  const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + tag);
+  const fs::path old = parent / (dir.filename().string() + ".old-" + tag);
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  require(!ec, "cannot create {}: {}", tmp.string(), ec.message());
+  for (const auto& [name, bytes] : files) io::write_file_atomically(tmp / name, bytes);
+  // Swapped in one atomic step where the file system can (Linux renameat2):
+  // a SIGKILL at any moment leaves DIR holding the old checkpoint or the new
+  // one. Elsewhere two renames, with DIR.old-<pid> between them.
+  if (fs::exists(dir) && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(tmp, ec);  // now the previous checkpoint
+    return;
+  }
+  if (fs::exists(dir)) {
+    fs::rename(dir, old, ec);
+    require(!ec, "cannot move the previous checkpoint {} aside: {}", dir.string(), ec.message());
+  }
+  fs::rename(tmp, dir, ec);
+  require(!ec, "cannot move the new checkpoint into {}: {}", dir.string(), ec.message());
+  fs::remove_all(old, ec);
 }
 
 }  // namespace slmrec::io

@@ -13,7 +13,7 @@
 #include <slmrec/model/dispatch.hpp>
 #include <slmrec/model/lora_merge.hpp>
 #include <slmrec/model/recommender.hpp>
-#include <slmrec/train/checkpoint.hpp>
+#include <slmrec/nn/checkpoint_files.hpp>
 
 namespace slmrec::model {
 
@@ -57,7 +57,7 @@ inline void require_weights_fit(const recommender_config& cfg, const std::filesy
 // (half a byte a parameter, the smallest of every format) before a caller
 // builds a model from it (prune, distill --teacher, train --items-from).
 inline recommender_config checkpoint_model_config(const std::filesystem::path& dir) {
-  const recommender_config cfg = checkpoint_model_config(train::read_checkpoint_config(dir), dir);
+  const recommender_config cfg = checkpoint_model_config(nn::read_checkpoint_config(dir), dir);
   require_weights_fit(cfg, dir / "model.safetensors", 0.5);
   return cfg;
 }
@@ -67,7 +67,7 @@ inline recommender_config checkpoint_model_config(const std::filesystem::path& d
 // adapters are merged into its weights on the way (model/lora_merge.hpp).
 template <backend::backend BE, class F>
 decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
-  const auto config = train::read_checkpoint_config(dir);
+  const auto config = nn::read_checkpoint_config(dir);
   require(!config.contains("quant"),
           "{} is a quantized checkpoint: it serves inference (slmrec eval, recommend); training, distillation and "
           "export need the float checkpoint it was made from",
@@ -75,7 +75,7 @@ decltype(auto) open_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto cfg = checkpoint_model_config(config, dir);
   require_weights_fit(cfg, dir / "model.safetensors", 4.0);  // F32
   return with_new_recommender<BE>(merged_config(cfg), false, [&](auto m) -> decltype(auto) {
-    train::load_model_weights(dir, m->parameters());
+    nn::load_model_weights(dir, m->parameters());
     if (cfg.lora_rank > 0) merge_lora(io::safetensors_file::open(dir / "model.safetensors"), m->parameters(), cfg);
     return f(std::move(m));
   });

@@ -29,6 +29,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/index/hnsw_index.hpp>
 #include <slmrec/model/approximate_search.hpp>
+#include <slmrec/model/top_k.hpp>
 
 namespace slmrec::model {
 
@@ -133,17 +134,14 @@ class indexed_search final : public approximate_search {
   void answer(const float* q, std::span<const std::int32_t> history, index k, bool exclude_history,
               std::span<std::int32_t> out, std::span<float> scores) {
     const index n = model_.config().num_items;
-    excluded_.clear();
-    if (exclude_history)
-      for (const auto id : history)
-        if (id >= 1 && id <= n) excluded_.push_back(id);
-    std::sort(excluded_.begin(), excluded_.end());
-    excluded_.erase(std::unique(excluded_.begin(), excluded_.end()), excluded_.end());
-    const auto is_excluded = [&](std::int32_t id) {
-      return std::binary_search(excluded_.begin(), excluded_.end(), id);
-    };
+    if (exclude_history) {
+      excluded_.assign(history, n);
+    } else {
+      excluded_.clear();
+    }
+    const auto is_excluded = [&](std::int32_t id) { return excluded_.contains(id); };
 
-    index_.search(std::span(q, std::size_t(scored_width(model_))), k + index(excluded_.size()), ef_, candidates_);
+    index_.search(std::span(q, std::size_t(scored_width(model_))), k + excluded_.size(), ef_, candidates_);
     scored_.clear();
     for (const auto id : candidates_)
       if (!is_excluded(id)) scored_.emplace_back(score(q, id), id);
@@ -167,7 +165,8 @@ class indexed_search final : public approximate_search {
   ann::hnsw_index& index_;
   index ef_;
   std::vector<float> hidden_, scratch_;
-  std::vector<std::int32_t> excluded_, candidates_;
+  excluded_items excluded_;
+  std::vector<std::int32_t> candidates_;
   std::vector<std::pair<float, std::int32_t>> scored_;
 };
 

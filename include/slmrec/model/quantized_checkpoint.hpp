@@ -23,7 +23,7 @@
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/quant/matrix_for.hpp>
-#include <slmrec/train/checkpoint.hpp>
+#include <slmrec/nn/checkpoint_files.hpp>
 
 namespace slmrec::model {
 
@@ -137,7 +137,7 @@ void save_quantized(const std::filesystem::path& dir, Model& m, const nlohmann::
   config["format"] = "slmrec-checkpoint";
   config["model"] = m.config();
   config["quant"] = detail::quant_json<Q>();
-  train::detail::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
+  io::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
                                                   {"model.safetensors", w.serialize()}});
 }
 
@@ -173,7 +173,7 @@ inline std::pair<std::string, index> quant_section(const nlohmann::json& j, cons
 
 // The scheme a checkpoint's config names ("none" for a float checkpoint).
 inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
-  return detail::quant_section(train::read_checkpoint_config(dir), dir).first;
+  return detail::quant_section(nn::read_checkpoint_config(dir), dir).first;
 }
 
 // Opens a float or quantized checkpoint for inference and calls
@@ -181,7 +181,7 @@ inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
 // instantiation per arch and scheme), handing it the model.
 template <backend::backend BE, class F>
 decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
-  const auto config = train::read_checkpoint_config(dir);
+  const auto config = nn::read_checkpoint_config(dir);
   const auto [scheme, block] = detail::quant_section(config, dir);
   if (scheme == "none") return open_checkpoint<BE>(dir, std::forward<F>(f));
   const recommender_config cfg = checkpoint_model_config(config, dir);

@@ -8,8 +8,9 @@
 // made by model::quantize) is inference-only: its training members do not
 // exist for it, so a training step on it is a compile error. Prune says
 // whether the decoder is pruned (prune/policy.hpp): a prune::masked model
-// owns its masks and holds its pruned weights at zero through training; a
-// prune::structured one is a llama whose heads and channels were removed.
+// owns its masks and holds its pruned weights at zero through training
+// (model/pruning.hpp); a prune::structured one is a llama whose heads and
+// channels were removed.
 //
 // The model owns its parameters (one flat buffer) and every activation
 // buffer, so it is neither copied nor moved: hold it by value or unique_ptr.
@@ -30,6 +31,7 @@
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/head.hpp>
 #include <slmrec/model/length_buckets.hpp>
+#include <slmrec/model/pruning.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/model/sequence_input.hpp>
 #include <slmrec/model/training_losses.hpp>
@@ -40,8 +42,6 @@
 #include <slmrec/nn/sampled_softmax_loss.hpp>
 #include <slmrec/nn/softmax_loss.hpp>
 #include <slmrec/nn/stack.hpp>
-#include <slmrec/prune/magnitude.hpp>
-#include <slmrec/prune/mask.hpp>
 #include <slmrec/prune/policy.hpp>
 #include <slmrec/quant/scheme.hpp>
 #include <slmrec/quant/select.hpp>
@@ -50,7 +50,8 @@ namespace slmrec::model {
 
 template <backend::backend BE, class Arch, class Depth = depth<dynamic>, class Quant = quant::none,
           class Prune = prune::none>
-class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, Prune>, BE> {
+class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, Prune>, BE>,
+                    public pruning<recommender<BE, Arch, Depth, Quant, Prune>, BE, Prune, !quant::is_quantized<Quant>> {
   friend class training_losses<recommender, BE>;
   static_assert(prune::policy<Prune>, "recommender<..., Prune>: Prune is prune::none, prune::masked<Scope> or "
                                       "prune::structured");
@@ -178,7 +179,7 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, P
     BE::fill(dx_.data(), n * d, T(0));
     final_norm_.backward(stack_out_, dhidden, dstack_.data(), n);
     stack_.backward(dstack_.data(), dx_.data(), ctx_, extra);
-    if constexpr (masked) masks_.apply_grads(params_);  // every decoder matrix's gradient is complete here
+    this->mask_gradients(params_);  // prune::masked: every decoder matrix's gradient is complete here
     nn::ensure_size(dx_drop_, n * d);
     BE::fill(dx_drop_.data(), n * d, T(0));
     emb_drop_.backward(dx_.data(), dx_drop_.data(), n * d, ctx_);
@@ -213,32 +214,6 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, P
       for (const auto* e : {items_entry_, classifier_entry_})
         if (e != nullptr && params_.grad(*e) != nullptr) params_.enable_row_tracking(e->spec.name);
     }
-  }
-
-  // ---- pruning (prune::masked) -----------------------------------------------------------
-
-  // Magnitude pruning of the decoder's matrices to `sparsity` (a fraction of
-  // their weights, chosen per matrix or globally as Prune's scope says): the
-  // pruned weights become zero and, their gradients masked after every
-  // backward, stay zero through training.
-  const prune::mask_set<BE>& prune_magnitude(double sparsity)
-  requires(masked && trainable)
-  {
-    masks_ = prune::magnitude(params_, {sparsity, Prune::scope_type::where});
-    masks_.apply_values(params_);
-    return masks_;
-  }
-  // After loading the weights of a model pruned before: its zeros are its masks.
-  const prune::mask_set<BE>& restore_masks()
-  requires(masked && trainable)
-  {
-    masks_ = prune::mask_set<BE>::from_zeros(params_, prune::prunable_matrices(params_));
-    return masks_;
-  }
-  const prune::mask_set<BE>& masks() const
-  requires(masked && trainable)
-  {
-    return masks_;
   }
 
   // ---- scores and user vectors ---------------------------------------------------------
@@ -466,8 +441,6 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, P
   typename BE::template buffer<T> dstack_, dx_, dx_drop_, ditem_;      // backward
   typename BE::template buffer<T> scores_, last_hidden_, bucket_hidden_;
   length_buckets buckets_;  // encode_last on the CPU
-  struct no_masks {};
-  [[no_unique_address]] std::conditional_t<masked && trainable, prune::mask_set<BE>, no_masks> masks_;
 };
 
 }  // namespace slmrec::model

@@ -26,14 +26,38 @@ SLMREC_TARGET_AVX512 inline bool any_above16_avx512(const float* s, float t) {
 #endif
 }  // namespace detail
 
+// The exclusion rule: a history item `id` is excluded from the items
+// [first, end) when it is one of them; padding (0) never is.
+inline bool excluded_from(std::int32_t id, index first, index end) { return id > 0 && id >= first && id < end; }
+
 // Sets to -inf the scores of `history`'s items that fall in the block of
 // items [first, first + scores.size()); ids outside it (padding, other
 // blocks) are ignored.
 inline void exclude_items(std::span<float> scores, index first, std::span<const std::int32_t> history) {
   const index end = first + index(scores.size());
   for (const auto id : history)
-    if (id > 0 && id >= first && id < end) scores[std::size_t(id - first)] = -std::numeric_limits<float>::infinity();
+    if (excluded_from(id, first, end)) scores[std::size_t(id - first)] = -std::numeric_limits<float>::infinity();
 }
+
+// The same exclusion as a set, for a search that scores candidates one by
+// one (model/indexed_search.hpp): the distinct history items of a catalog of
+// num_items, sorted.
+class excluded_items {
+ public:
+  void assign(std::span<const std::int32_t> history, index num_items) {
+    ids_.clear();
+    for (const auto id : history)
+      if (excluded_from(id, 1, num_items + 1)) ids_.push_back(id);
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+  }
+  void clear() { ids_.clear(); }
+  [[nodiscard]] bool contains(std::int32_t id) const { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  [[nodiscard]] index size() const { return index(ids_.size()); }
+
+ private:
+  std::vector<std::int32_t> ids_;
+};
 
 // The k best of a stream of (score, id) with ascending ids, kept sorted
 // best first. Once the list is full only a score above the k-th can enter

@@ -23,7 +23,7 @@
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/serving.hpp>
 #include <slmrec/serve/item_codec.hpp>
-#include <slmrec/train/checkpoint.hpp>
+#include <slmrec/nn/checkpoint_files.hpp>
 #if SLMREC_WITH_HNSW
 #include <slmrec/index/checkpoint_index.hpp>
 #include <slmrec/model/indexed_search.hpp>
@@ -31,7 +31,7 @@
 
 namespace slmrec::serve {
 
-inline constexpr const char* id_map_file_name = "id_map.json";
+using data::id_map_file_name;
 
 struct engine_options {
   bool use_index = false;  // candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly
@@ -124,7 +124,7 @@ class engine_for final : public engine {
 inline std::shared_ptr<engine> load_engine(const std::filesystem::path& dir, const engine_options& o = {}) {
   model_info info;
   info.checkpoint = dir;
-  const auto config = train::read_checkpoint_config(dir);
+  const auto config = nn::read_checkpoint_config(dir);
   require(config.contains("model"), "{}: config.json has no 'model' section", (dir / "config.json").string());
   info.config = config["model"];
   info.scheme = model::checkpoint_scheme(dir);

@@ -20,10 +20,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>  // renameat2, RENAME_EXCHANGE (glibc 2.28)
-#include <stdio.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -33,10 +29,18 @@
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/io/json.hpp>
 #include <slmrec/io/safetensors.hpp>
+#include <slmrec/io/safetensors_writer.hpp>
+#include <slmrec/nn/checkpoint_files.hpp>
 #include <slmrec/nn/parameters.hpp>
 #include <slmrec/train/adamw.hpp>
 
 namespace slmrec::train {
+
+// The model-only files (config.json, model.safetensors), which inference
+// reads without the optimizer: nn/checkpoint_files.hpp.
+using nn::load_model_weights;
+using nn::read_checkpoint_config;
+using nn::save_model;
 
 struct train_state {
   index epoch = 0;  // completed epochs
@@ -87,124 +91,32 @@ inline train_state train_state_from_json(const nlohmann::json& j, const std::str
   return s;
 }
 
-namespace detail {
-
-template <backend::backend BE>
-std::vector<float> to_host_floats(const typename BE::scalar* dev, index n) {
-  using T = typename BE::scalar;
-  std::vector<T> host(static_cast<std::size_t>(n));
-  BE::download(dev, host.data(), n);
-  return std::vector<float>(host.begin(), host.end());
-}
-
-// Adds every parameter of `ps`, read from `values` (a buffer with the store's
-// layout: its own values, a copy of the best ones, or an optimiser moment).
-template <backend::backend BE>
-void add_tensors(io::safetensors_writer& w, const nn::parameter_store<BE>& ps, const typename BE::scalar* values,
-                 const std::string& prefix) {
-  for (const auto& e : ps.entries()) {
-    const std::vector<std::int64_t> shape(e.spec.shape.begin(), e.spec.shape.end());
-    w.add_f32(prefix + e.spec.name, shape, to_host_floats<BE>(values + e.offset, e.size));
-  }
-}
-
-// Reads every parameter of `ps` from `f` into `values` (the store's layout).
-template <backend::backend BE>
-void read_tensors(const io::safetensors_file& f, const nn::parameter_store<BE>& ps, typename BE::scalar* values,
-                  const std::string& prefix) {
-  using T = typename BE::scalar;
-  for (const auto& e : ps.entries()) {
-    const std::string name = prefix + e.spec.name;
-    require(f.contains(name), "{}: no tensor '{}' (is this checkpoint for a different model?)", f.path().string(),
-            name);
-    const std::vector<std::int64_t> shape(e.spec.shape.begin(), e.spec.shape.end());
-    const auto host = f.to_float_checked(name, shape);
-    const std::vector<T> converted(host.begin(), host.end());
-    BE::upload(converted.data(), values + e.offset, e.size);
-  }
-}
-
-inline void write_directory_atomically(const std::filesystem::path& dir,
-                                       const std::vector<std::pair<std::string, std::string>>& files) {
-  namespace fs = std::filesystem;
-  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  const std::string tag = fmt::format("{}", static_cast<long long>(::getpid()));
-  const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + tag);
-  const fs::path old = parent / (dir.filename().string() + ".old-" + tag);
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  require(!ec, "cannot create {}: {}", tmp.string(), ec.message());
-  for (const auto& [name, bytes] : files) io::write_file_atomically(tmp / name, bytes);
-  // Swapped in one atomic step where the file system can (Linux renameat2):
-  // a SIGKILL at any moment leaves DIR holding the old checkpoint or the new
-  // one. Elsewhere two renames, with DIR.old-<pid> between them.
-  if (fs::exists(dir) && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
-    fs::remove_all(tmp, ec);  // now the previous checkpoint
-    return;
-  }
-  if (fs::exists(dir)) {
-    fs::rename(dir, old, ec);
-    require(!ec, "cannot move the previous checkpoint {} aside: {}", dir.string(), ec.message());
-  }
-  fs::rename(tmp, dir, ec);
-  require(!ec, "cannot move the new checkpoint into {}: {}", dir.string(), ec.message());
-  fs::remove_all(old, ec);
-}
-
-}  // namespace detail
-
-// Saves a full training checkpoint. `best_values` has the store's layout.
+// Saves a full training checkpoint. `best_values` has the store's layout;
+// `extra_files` (name, bytes) are written into the directory with the rest
+// (the id map of a renumbered dataset).
 template <backend::backend BE>
 void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& config,
                      nn::parameter_store<BE>& ps, const typename BE::scalar* best_values, adamw<BE>& opt,
-                     const train_state& state) {
+                     const train_state& state, const std::vector<std::pair<std::string, std::string>>& extra_files = {}) {
   // A row-tracked table's rows are brought up to the current step first, so
   // the saved moments need no per-row state and any run can resume them.
   opt.settle();
   io::safetensors_writer best, last;
   best.set_metadata("format", "slmrec");
-  detail::add_tensors(best, ps, best_values, "");
+  nn::detail::add_tensors(best, ps, best_values, "");
   last.set_metadata("format", "slmrec");
-  detail::add_tensors(last, ps, ps.values_data(), "");
-  detail::add_tensors(last, ps, opt.first_moment(), "adam_m.");
-  detail::add_tensors(last, ps, opt.second_moment(), "adam_v.");
+  nn::detail::add_tensors(last, ps, ps.values_data(), "");
+  nn::detail::add_tensors(last, ps, opt.first_moment(), "adam_m.");
+  nn::detail::add_tensors(last, ps, opt.second_moment(), "adam_v.");
   std::string metrics;
   for (const auto& h : state.history) metrics += h.dump() + "\n";
-  detail::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
-                                           {"model.safetensors", best.serialize()},
-                                           {"state.safetensors", last.serialize()},
-                                           {"state.json", to_json(state).dump(2) + "\n"},
-                                           {"metrics.jsonl", metrics}});
-}
-
-// A model alone, without training state (a pruned or converted model):
-// config.json and model.safetensors, which eval, recommend, quantize, prune and
-// distill --teacher read; `--resume` needs a training checkpoint instead.
-template <backend::backend BE>
-void save_model(const std::filesystem::path& dir, const nlohmann::json& config, const nn::parameter_store<BE>& ps) {
-  io::safetensors_writer w;
-  w.set_metadata("format", "slmrec");
-  detail::add_tensors(w, ps, ps.values_data(), "");
-  nlohmann::json c = config;
-  c["format"] = "slmrec-checkpoint";
-  detail::write_directory_atomically(dir, {{"config.json", c.dump(2) + "\n"}, {"model.safetensors", w.serialize()}});
-}
-
-inline nlohmann::json read_checkpoint_config(const std::filesystem::path& dir) {
-  const auto file = dir / "config.json";
-  require(std::filesystem::exists(file), "{}: not a checkpoint directory (no config.json)", dir.string());
-  nlohmann::json j = io::read_json_file(file);
-  require(j.is_object(), "{}: expected a JSON object, found {}", file.string(), io::describe_json(j));
-  return j;
-}
-
-// The best weights of a checkpoint into a model's parameters (shapes checked by name).
-template <backend::backend BE>
-void load_model_weights(const std::filesystem::path& dir, nn::parameter_store<BE>& ps) {
-  const auto f = io::safetensors_file::open(dir / "model.safetensors");
-  detail::read_tensors(f, ps, ps.values_data(), "");
+  std::vector<std::pair<std::string, std::string>> files = {{"config.json", config.dump(2) + "\n"},
+                                                             {"model.safetensors", best.serialize()},
+                                                             {"state.safetensors", last.serialize()},
+                                                             {"state.json", to_json(state).dump(2) + "\n"},
+                                                             {"metrics.jsonl", metrics}};
+  files.insert(files.end(), extra_files.begin(), extra_files.end());
+  io::write_directory_atomically(dir, files);
 }
 
 // Everything needed to resume: latest weights, best weights, AdamW moments and step, state.
@@ -212,10 +124,10 @@ template <backend::backend BE>
 train_state load_training_state(const std::filesystem::path& dir, nn::parameter_store<BE>& ps,
                                 typename BE::scalar* best_values, adamw<BE>& opt) {
   const auto last = io::safetensors_file::open(dir / "state.safetensors");
-  detail::read_tensors(last, ps, ps.values_data(), "");
-  detail::read_tensors(last, ps, opt.first_moment(), "adam_m.");
-  detail::read_tensors(last, ps, opt.second_moment(), "adam_v.");
-  detail::read_tensors(io::safetensors_file::open(dir / "model.safetensors"), ps, best_values, "");
+  nn::detail::read_tensors(last, ps, ps.values_data(), "");
+  nn::detail::read_tensors(last, ps, opt.first_moment(), "adam_m.");
+  nn::detail::read_tensors(last, ps, opt.second_moment(), "adam_v.");
+  nn::detail::read_tensors(io::safetensors_file::open(dir / "model.safetensors"), ps, best_values, "");
   const auto file = dir / "state.json";
   train_state s = train_state_from_json(io::read_json_file(file), file.string());
   opt.set_steps(s.step);

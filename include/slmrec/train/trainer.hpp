@@ -9,6 +9,9 @@
 // trains on its share of every global batch (train/data_parallel.hpp),
 // validation is split over the ranks, and rank 0 alone prints and writes the
 // checkpoint, whose state is global (any number of ranks resumes it).
+// fit() is the default composition; fit_with() takes the optimizer and the
+// observers (progress, logging, checkpointing: train/observers.hpp) as
+// parameters.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +27,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/hash.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/data/id_map.hpp>
 #include <slmrec/data/split.hpp>
 #include <slmrec/dist/communicator.hpp>
 #include <slmrec/eval/eval.hpp>
@@ -32,6 +36,7 @@
 #include <slmrec/train/clip.hpp>
 #include <slmrec/train/data_parallel.hpp>
 #include <slmrec/train/objective.hpp>
+#include <slmrec/train/observers.hpp>
 #include <slmrec/train/schedule.hpp>
 
 namespace slmrec::train {
@@ -81,49 +86,104 @@ struct fit_result {
   double seconds_to_best = 0.0;  // from the start of training to the end of the best epoch (across resumes)
 };
 
+// Where a run stands: its state (epochs, steps, early stopping, history) and
+// the best weights so far, kept in backend memory beside the live ones (on
+// the GPU a copy never leaves it). Made from the model's weights, or from a
+// checkpoint by resume_from.
+template <backend::backend BE>
+struct training_run {
+  using T = typename BE::scalar;
+  training_run(const nn::parameter_store<BE>& ps, std::uint64_t seed) : best(static_cast<std::size_t>(ps.total_size())) {
+    BE::copy(ps.values_data(), best.data(), ps.total_size());
+    state.seed = seed;
+  }
+  train_state state;
+  typename BE::template buffer<T> best;
+};
+
+// What observers are shown. A step: the steps so far, the epoch's batches so
+// far and in all, its mean loss and sequences so far, seconds since it began.
+struct step_event {
+  index step = 0, epoch = 0, batch = 0, batches = 0, sequences = 0;
+  double mean_loss = 0.0, seconds = 0.0;
+};
+// An epoch, validated and recorded (`record` as metrics.jsonl holds it).
+template <class Store, class Best>
+struct epoch_event {
+  const train_state& state;
+  const nlohmann::json& record;
+  const train_config& cfg;
+  double metric = 0.0, train_loss = 0.0, hr10 = 0.0, train_seconds = 0.0, sequences_per_second = 0.0;
+  Store& parameters;
+  const Best* best = nullptr;  // the best weights (the store's layout, backend memory)
+};
+
 namespace detail {
-template <objective Objective, dist::communicator Comm>
-fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds, const train_config& cfg,
-               const std::filesystem::path& out, bool resume, const Comm& comm) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
+
+// Observers are any types with some of on_step(step_event), on_epoch_trained()
+// (the epoch's steps are done, validation is next) and on_epoch(epoch_event),
+// called on the training thread, outside any parallel region, in the order given.
+template <class Event, class Observer>
+void step_one(const Event& e, Observer& o) {
+  if constexpr (requires { o.on_step(e); }) o.on_step(e);
+}
+template <class Observer>
+void trained_one(Observer& o) {
+  if constexpr (requires { o.on_epoch_trained(); }) o.on_epoch_trained();
+}
+template <class Event, class Observer>
+void epoch_one(const Event& e, Observer& o) {
+  if constexpr (requires { o.on_epoch(e); }) o.on_epoch(e);
+}
+template <class Event, class... Observers>
+void notify_step(const Event& e, Observers&... obs) {
+  (step_one(e, obs), ...);
+}
+template <class... Observers>
+void notify_trained(Observers&... obs) {
+  (trained_one(obs), ...);
+}
+template <class Event, class... Observers>
+void notify_epoch(const Event& e, Observers&... obs) {
+  (epoch_one(e, obs), ...);
+}
+
+inline void check_config(const train_config& cfg) {
   require(cfg.metric == "MRR" || cfg.metric.starts_with("HR@") || cfg.metric.starts_with("NDCG@"),
           "unknown validation metric '{}'", cfg.metric);
   require(cfg.targets == "all" || cfg.targets == "last", "targets '{}' is not one of all, last", cfg.targets);
-  auto& ps = obj.parameters();
-  using store_type = std::remove_cvref_t<decltype(ps)>;
-  using T = typename store_type::T;
+  require(cfg.eval_users >= 0, "eval_users = {}, expected >= 0 (0 = every validation user)", cfg.eval_users);
+}
 
+inline data::batch_options batching(const train_config& cfg, index max_len) {
   data::batch_options bo;
   bo.batch_size = cfg.batch_size;
-  bo.max_len = obj.max_len();
+  bo.max_len = max_len;
   bo.targets = cfg.targets == "all" ? data::target_mode::every_position : data::target_mode::last_position;
   bo.seed = cfg.seed;
-  data::batcher batches(split.train, bo);
+  return bo;
+}
+
+}  // namespace detail
+
+// The training loop itself: `opt` (anything with step(lr) and settle()) over
+// `obj`'s parameters, from `run` (fresh or resumed) until early stopping or
+// cfg.epochs, with validation after every epoch; `observers` see every step
+// and every epoch (progress, logging, checkpointing: train/observers.hpp).
+// `where` names the run in errors. The model ends with its best weights.
+template <objective Objective, class Optimizer, dist::communicator Comm, class BE, class... Observers>
+fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const data::split& split,
+                    const data::dataset& ds, const train_config& cfg, const std::string& where, const Comm& comm,
+                    Observers&... observers) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  detail::check_config(cfg);
+  auto& ps = obj.parameters();
+  auto& state = run.state;
+  data::batcher batches(split.train, detail::batching(cfg, obj.max_len()));
   require(batches.num_examples() > 0, "no user has two training items: nothing to train on");
-
-  adamw_config ac{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay};
-  adamw<typename store_type::backend_type> opt(ps, ac);
   lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * batches.num_batches(), cfg.schedule, cfg.min_lr_ratio};
-  // The best weights so far, kept in backend memory beside the live ones (on the GPU a copy never leaves it).
-  using BE = typename store_type::backend_type;
-  typename BE::template buffer<T> best(static_cast<std::size_t>(ps.total_size()));
-  BE::copy(ps.values_data(), best.data(), ps.total_size());
 
-  nlohmann::json config = obj.config_json();
-  config["train"] = to_json(cfg);
-  config["format"] = "slmrec-checkpoint";
-  config["version"] = 1;
-
-  train_state state;
-  state.seed = cfg.seed;
-  if (resume && std::filesystem::exists(out / "state.json")) {
-    state = load_training_state(out, ps, best.data(), opt);
-    require(state.seed == cfg.seed, "{}: the checkpoint was trained with seed {}, not {}", out.string(), state.seed,
-            cfg.seed);
-    // More epochs or more patience than the first run had may extend it.
-    state.finished = state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs;
-  }
   double elapsed_before = state.history.empty() ? 0.0 : state.history.back().value("elapsed_seconds", 0.0);
   double seconds_to_best = 0.0;
   for (const auto& h : state.history)
@@ -138,18 +198,14 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
   eo.seed = cfg.seed;  // picks the validation sample; full ranking draws nothing else from it
   // Early stopping compares this run's metrics with the checkpoint's best: on
   // another sample of users they would not be comparable.
-  require(cfg.eval_users >= 0, "eval_users = {}, expected >= 0 (0 = every validation user)", cfg.eval_users);
   const index eval_users = cfg.eval_users > 0 ? std::min(cfg.eval_users, valid.size()) : valid.size();
   if (!state.history.empty() && !state.finished) {
     const auto& last = state.history.back();
     require(last.value("eval_users", valid.size()) == eval_users && last.value("eval_seed", cfg.seed) == cfg.seed,
             "{}: the checkpoint validated on {} users (seed {}), this run would use {} (seed {}): resume with the "
             "same --eval-users",
-            out.string(), last.value("eval_users", valid.size()), last.value("eval_seed", cfg.seed), eval_users,
-            cfg.seed);
+            where, last.value("eval_users", valid.size()), last.value("eval_seed", cfg.seed), eval_users, cfg.seed);
   }
-  const int verbosity = comm.root() ? cfg.verbosity : 0;
-  const bool bar = verbosity > 0 && ::isatty(2);
   data_parallel<Comm, BE> dp(comm, ps);
 
   data::batch b;
@@ -167,24 +223,19 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       require(std::isfinite(loss) && std::isfinite(norm),
               "training diverged at step {} (epoch {}, batch {}): loss {}, gradient norm {}; the last good "
               "checkpoint (epoch {}) is in {}",
-              state.step + 1, state.epoch + 1, steps + 1, loss, norm, state.epoch, out.string());
+              state.step + 1, state.epoch + 1, steps + 1, loss, norm, state.epoch, where);
       lr = sched.at(state.step);
       opt.step(lr);
       ++state.step;
       ++steps;
       sequences += b.size;
       loss_sum += loss;
-      if (cfg.on_step) cfg.on_step(state.step);
-      if (bar) {
-        const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
-        const index total = batches.num_batches();
-        const int width = 30, done = int(width * steps / total);
-        fmt::print(stderr, "\repoch {:>3} [{}{}] {}/{} loss {:.4f} {:.0f} seq/s ETA {:.0f}s   ", state.epoch + 1,
-                   std::string(std::size_t(done), '='), std::string(std::size_t(width - done), ' '), steps, total,
-                   loss_sum / double(steps), double(sequences) / secs, secs / double(steps) * double(total - steps));
-      }
+      detail::notify_step(step_event{state.step, state.epoch + 1, steps, batches.num_batches(), sequences,
+                                     loss_sum / double(steps),
+                                     std::chrono::duration<double>(clock::now() - epoch_start).count()},
+                          observers...);
     }
-    if (bar) fmt::print(stderr, "\r{:100}\r", "");
+    detail::notify_trained(observers...);
     double all_sequences = double(sequences);  // the global batch's rows, summed over the ranks
     comm.allreduce_sum(&all_sequences, 1);
     opt.settle();  // rows of a row-tracked table behind the current step catch up before they are read
@@ -206,14 +257,15 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
       state.best_metric = metric;
       state.best_epoch = state.epoch;
       state.bad_epochs = 0;
-      BE::copy(ps.values_data(), best.data(), ps.total_size());
+      BE::copy(ps.values_data(), run.best.data(), ps.total_size());
       seconds_to_best = elapsed;
     } else {
       ++state.bad_epochs;
     }
+    const double train_loss = steps > 0 ? loss_sum / double(steps) : 0.0;
     state.history.push_back({{"epoch", state.epoch},
                              {"step", state.step},
-                             {"train_loss", steps > 0 ? loss_sum / double(steps) : 0.0},
+                             {"train_loss", train_loss},
                              {"lr", lr},
                              {"train_seconds", train_secs},
                              {"sequences_per_second", all_sequences / train_secs},
@@ -223,20 +275,43 @@ fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds
                              {"eval_seed", cfg.seed},
                              {"eval_users_total", valid.size()}});
     if (state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs) state.finished = true;
-    if (comm.root()) save_checkpoint(out, config, ps, best.data(), opt, state);
-    if (verbosity > 0)
-      fmt::print("epoch {:>3}  loss {:.4f}  valid {} {:.4f} (best {:.4f} @ {})  HR@10 {:.4f}  {:.1f}s  {:.0f} seq/s\n",
-                 state.epoch, steps > 0 ? loss_sum / double(steps) : 0.0, cfg.metric, metric, state.best_metric,
-                 state.best_epoch, res.metrics.mean("HR@10"), train_secs, all_sequences / train_secs);
-    std::fflush(stdout);
-    if (cfg.on_epoch) cfg.on_epoch(state.history.back());
+    using store_type = std::remove_cvref_t<decltype(ps)>;
+    detail::notify_epoch(epoch_event<store_type, typename BE::scalar>{state, state.history.back(), cfg, metric,
+                                                                      train_loss, res.metrics.mean("HR@10"),
+                                                                      train_secs, all_sequences / train_secs, ps,
+                                                                      run.best.data()},
+                         observers...);
   }
-  BE::copy(best.data(), ps.values_data(), ps.total_size());  // the model ends with its best weights
+  BE::copy(run.best.data(), ps.values_data(), ps.total_size());  // the model ends with its best weights
   fit_result r;
   r.state = state;
   r.seconds = std::chrono::duration<double>(clock::now() - start).count();
   r.seconds_to_best = seconds_to_best;
   return r;
+}
+
+namespace detail {
+template <objective Objective, dist::communicator Comm>
+fit_result fit(Objective& obj, const data::split& split, const data::dataset& ds, const train_config& cfg,
+               const std::filesystem::path& out, bool resume, const Comm& comm) {
+  detail::check_config(cfg);
+  auto& ps = obj.parameters();
+  using BE = typename std::remove_cvref_t<decltype(ps)>::backend_type;
+  adamw<BE> opt(ps, adamw_config{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay});
+  training_run<BE> run(ps, cfg.seed);
+  if (resume) resume_from(out, ps, run, opt, cfg);
+  nlohmann::json config = obj.config_json();
+  config["train"] = to_json(cfg);
+  // A renumbered dataset's id map goes with the model (serving answers in the file's ids).
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (data::renumbered(ds)) extra.emplace_back(data::id_map_file_name, data::id_map_json(ds));
+  checkpointer<adamw<BE>> save(out, std::move(config), opt, comm.root(), std::move(extra));
+  const int verbosity = comm.root() ? cfg.verbosity : 0;
+  epoch_log log(verbosity > 0);
+  progress_bar bar(verbosity > 0 && ::isatty(2));
+  user_hooks hooks{cfg.on_step, cfg.on_epoch};
+  // Checkpoint, then the epoch's line, then the caller's hook (which may stop the run).
+  return fit_with(obj, opt, run, split, ds, cfg, out.string(), comm, save, log, hooks, bar);
 }
 }  // namespace detail
 

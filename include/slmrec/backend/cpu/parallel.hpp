@@ -1,15 +1,8 @@
 #pragma once
-// OpenMP through a macro, so that a consumer compiling without -fopenmp gets
-// plain serial loops and no unknown-pragma warnings; and the elementwise loop
-// every activation runs, at the CPU's width.
+// The elementwise loop every activation runs, at the CPU's width, and the
+// size below which a loop stays serial (OpenMP itself: core/omp.hpp).
 #include <slmrec/core/cpu_features.hpp>
-
-#define SLMREC_PRAGMA(x) _Pragma(#x)
-#if defined(_OPENMP)
-#define SLMREC_OMP(x) SLMREC_PRAGMA(omp x)
-#else
-#define SLMREC_OMP(x)
-#endif
+#include <slmrec/core/omp.hpp>
 
 namespace slmrec::backend::cpu {
 // Below this many scalar operations a parallel region costs more than it saves.
