@@ -31,10 +31,16 @@ std::unique_ptr<recommender<BE, Arch, Depth, Scheme, Prune>> quantize(
     if constexpr (nn::is_param_slot<decltype(slot), float>) {
       BE::copy(src.value(e), slot.value, e.size);
     } else {
-      // Quantized on the host (the same codes on every backend), stored where the backend keeps it.
-      std::vector<float> host(static_cast<std::size_t>(e.size));
-      BE::download(src.value(e), host.data(), e.size);
-      slot = std::remove_cvref_t<decltype(slot)>::quantize(host.data(), spec.shape[0], spec.shape[1]);
+      // Quantized on the host (the same codes on every backend), stored where the backend keeps it;
+      // a host backend's weights are read in place, a device's through one copy.
+      using matrix = std::remove_cvref_t<decltype(slot)>;
+      if constexpr (BE::is_host) {
+        slot = matrix::quantize(src.value(e), spec.shape[0], spec.shape[1]);
+      } else {
+        std::vector<float> host(static_cast<std::size_t>(e.size));
+        BE::download(src.value(e), host.data(), e.size);
+        slot = matrix::quantize(host.data(), spec.shape[0], spec.shape[1]);
+      }
     }
   }, "");
   return to;
