@@ -3,7 +3,8 @@
 //   in-process  batch throughput (users/s, batches of --batch users, top-k with
 //               scores) and one user's latency (median), before any load
 //   service     for each client count: closed-loop clients, each on its own
-//               keep-alive connection, sending one user's history per request
+//               keep-alive connection (driven by epoll from --client-threads
+//               threads, http_load_client.hpp), sending one user's history per request
 //               until --requests answers or --duration seconds; throughput,
 //               p50 and p99 latency, errors, and the service's mean batch
 //               (from its /metrics)
@@ -21,7 +22,6 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,6 +33,7 @@
 #include <slmrec/model/serving.hpp>
 #include <slmrec/serve/httplib.hpp>
 
+#include "http_load_client.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -42,7 +43,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct options {
   std::string checkpoint, data, host = "127.0.0.1", clients = "1,8,64";
-  int port = 8080, threads = 0, rounds = 5, server_pid = 0;
+  int port = 8080, threads = 0, rounds = 5, server_pid = 0, client_threads = 1;
   index batch = 64, k = 10, users = 4096;
   long long requests = 20000;
   double duration = 20;
@@ -126,47 +127,35 @@ struct load_result {
   double seconds = 0, p50_ms = 0, p99_ms = 0, mean_batch = 0, server_cpu_us = 0, client_cpu_us = 0;
 };
 
-load_result run_load(const options& o, int clients, const std::vector<std::string>& bodies) {
+load_result run_load(const options& o, int clients, const std::vector<std::string>& requests) {
   httplib::Client probe(o.host, o.port);
   const auto before = batch_totals(probe);
   const double server_cpu0 = cpu_seconds(o.server_pid), client_cpu0 = cpu_seconds(int(getpid()));
-  std::atomic<long long> next{0}, errors{0};
-  std::mutex first_error_mutex;
-  std::string first_error;
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::atomic<long long> next{0};
   const auto t0 = clock_type::now();
   const auto until = t0 + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration));
+  const int threads = std::clamp(o.client_threads, 1, clients);
+  std::vector<slmrec::bench::load_outcome> outcomes(static_cast<std::size_t>(threads));
   std::vector<std::thread> pool;
-  for (int t = 0; t < clients; ++t)
+  for (int t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
-      httplib::Client c(o.host, o.port);
-      c.set_keep_alive(true);
-      c.set_tcp_nodelay(true);
-      c.set_read_timeout(60, 0);
-      auto& mine = lat[std::size_t(t)];
-      mine.reserve(std::size_t(o.requests / clients + 16));
-      for (long long i; (i = next++) < o.requests && clock_type::now() < until;) {
-        const auto s = clock_type::now();
-        auto r = c.Post("/v1/recommend", bodies[std::size_t(i) % bodies.size()], "application/json");
-        if (!r || r->status != 200) {
-          ++errors;
-          std::lock_guard lock(first_error_mutex);
-          if (first_error.empty())
-            first_error = r ? fmt::format("status {}: {}", r->status, r->body) : httplib::to_string(r.error());
-          continue;
-        }
-        mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - s).count());
-      }
+      const int mine = clients / threads + (t < clients % threads ? 1 : 0);
+      outcomes[std::size_t(t)] =
+          slmrec::bench::run_connections(o.host, o.port, mine, requests, next, o.requests, until);
     });
   for (auto& th : pool) th.join();
   load_result r;
   r.clients = clients;
   r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   std::vector<double> all;
-  for (const auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::string first_error;
+  for (const auto& v : outcomes) {
+    all.insert(all.end(), v.latency_ms.begin(), v.latency_ms.end());
+    r.errors += v.errors;
+    if (first_error.empty()) first_error = v.first_error;
+  }
   std::sort(all.begin(), all.end());
   r.answered = (long long)all.size();
-  r.errors = errors.load();
   if (!all.empty()) {
     r.p50_ms = all[all.size() / 2];
     r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
@@ -200,6 +189,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "in-process server threads (the service's --threads; 0: OpenMP's)")
       ->capture_default_str();
   app.add_option("--rounds", o.rounds, "in-process timing rounds")->capture_default_str();
+  app.add_option("--client-threads", o.client_threads,
+                 "threads driving the clients' connections (epoll; each thread holds clients / threads)")
+      ->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "the service's process id: report its CPU time per request");
   bool skip_in_process = false;
   app.add_flag("--no-in-process", skip_in_process, "only the load test");
@@ -211,8 +203,10 @@ int main(int argc, char** argv) {
     if (slmrec::index(hs.size()) >= o.users) break;
     if (s.size() >= 2) hs.emplace_back(s.begin(), s.end() - 1);
   }
-  std::vector<std::string> bodies;
-  for (const auto& h : hs) bodies.push_back(nlohmann::json{{"history", h}, {"k", o.k}}.dump());
+  std::vector<std::string> requests;  // whole HTTP requests, made before the clock starts
+  for (const auto& h : hs)
+    requests.push_back(slmrec::bench::http_post(o.host, o.port, "/v1/recommend",
+                                                nlohmann::json{{"history", h}, {"k", o.k}}.dump()));
 
   in_process ip;
   if (!skip_in_process) {
@@ -225,7 +219,7 @@ int main(int argc, char** argv) {
       "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::istringstream list(o.clients);
   for (std::string item; std::getline(list, item, ',');) {
-    const auto r = run_load(o, std::stoi(item), bodies);
+    const auto r = run_load(o, std::stoi(item), requests);
     const double rate = double(r.answered) / r.seconds;
     fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
                r.answered, r.errors, r.seconds, rate,

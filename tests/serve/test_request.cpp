@@ -3,6 +3,7 @@
 // what was wrong; good ones parsed; ids through an id map both ways.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,20 @@ TEST_CASE("request: a batch's answer is a list per user", "[serve]") {
   const auto answer = nlohmann::json::parse(serve::format_recommend_response(r, top, scores, items));
   CHECK(answer["items"] == nlohmann::json::parse("[[4, 5], [6, 7]]"));
   CHECK(answer["scores"] == nlohmann::json::parse("[[0.5, 0.25], [1.0, 0.75]]"));
+}
+
+TEST_CASE("request: an answer's scores read back as the same floats, names are escaped", "[serve]") {
+  data::id_map names;
+  names.item_names = {"a\"b", "back\\slash", "tab\tand \u00e9"};
+  const item_codec items(3, &names);
+  const auto r = parse_recommend_request(R"({"history": ["a\"b"], "k": 3})", {}, items);
+  const std::vector<std::int32_t> top = {3, 2, 1};
+  const std::vector<float> scores = {0.1f, -3.4028235e38f, std::numeric_limits<float>::quiet_NaN()};
+  const auto answer = nlohmann::json::parse(serve::format_recommend_response(r, top, scores, items));
+  CHECK(answer["items"] == nlohmann::json::array({"tab\tand \u00e9", "back\\slash", "a\"b"}));
+  CHECK(answer["scores"][0].get<float>() == 0.1f);  // the shortest form of the float, not of its double
+  CHECK(answer["scores"][1].get<float>() == -3.4028235e38f);
+  CHECK(answer["scores"][2].is_null());  // not finite: null, as the JSON library writes it
 }
 
 }  // namespace

@@ -219,13 +219,8 @@ class service {
       refuse(res, 500, "internal", "internal error: " + what);
     });
     http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      metrics_.request(known(req.path) ? req.path : "other", res.status);
+      metrics_.request(req.path, res.status);  // a path not ours counts as "other"
     });
-  }
-
-  static bool known(const std::string& path) {
-    return path == "/v1/recommend" || path == "/v1/reload" || path == "/health" || path == "/v1/model" ||
-           path == "/metrics";
   }
 
   void recommend(const httplib::Request& req, httplib::Response& res) {

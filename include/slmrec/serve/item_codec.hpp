@@ -4,6 +4,7 @@
 // keeps an id map (data/id_map.hpp, saved as id_map.json beside the weights)
 // names its items, and those names are the ids; without one (or with a map
 // that kept the file's own integer ids) item k is the integer k.
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +24,11 @@ class item_codec {
     if (names && !names->item_names.empty()) {
       names_ = names->item_names;
       lookup_.reserve(names_.size());
-      for (std::size_t i = 0; i < names_.size(); ++i) lookup_.emplace(names_[i], std::int32_t(i + 1));
+      encoded_.reserve(names_.size());
+      for (std::size_t i = 0; i < names_.size(); ++i) {
+        lookup_.emplace(names_[i], std::int32_t(i + 1));
+        encoded_.push_back(nlohmann::json(names_[i]).dump());
+      }
     }
   }
 
@@ -55,12 +60,24 @@ class item_codec {
     return id;
   }
 
+  // The same, appended to a JSON text: a name JSON-encoded once at load time
+  // (every answer writes k of them), an integer as its digits.
+  void append_external(std::string& out, std::int32_t id) const {
+    if (named()) {
+      out += encoded_[std::size_t(id - 1)];
+    } else {
+      char digits[12];
+      const auto end = std::to_chars(digits, digits + sizeof digits, id).ptr;
+      out.append(digits, end);
+    }
+  }
+
   [[nodiscard]] bool named() const { return !names_.empty(); }
   [[nodiscard]] index num_items() const { return num_items_; }
 
  private:
   index num_items_;
-  std::vector<std::string> names_;
+  std::vector<std::string> names_, encoded_;
   std::unordered_map<std::string, std::int32_t> lookup_;
 };
 
