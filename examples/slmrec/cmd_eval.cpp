@@ -53,16 +53,10 @@ void add_eval(CLI::App& app) {
                  r.result.metrics.to_string());
       if (o->json) fmt::print("{}\n", r.json.dump());
     };
-    // Float checkpoints run on any backend; quantized ones on the CPU kernels of quant/.
+    // Float checkpoints run on any backend; quantized ones on the CPU, and int8 ones on a GPU too.
     backend::with_device(o->device, [&](auto device) {
       using BE = typename decltype(device)::type;
-      if constexpr (BE::is_host) {
-        model::with_any_checkpoint<BE>(o->checkpoint, evaluate);
-      } else {
-        require(model::checkpoint_scheme(o->checkpoint) == "none",
-                "{} is a quantized checkpoint: its kernels run on the CPU (--device cpu)", o->checkpoint);
-        model::with_checkpoint<BE>(o->checkpoint, evaluate);
-      }
+      model::with_any_checkpoint<BE>(o->checkpoint, evaluate);
     });
   });
 }

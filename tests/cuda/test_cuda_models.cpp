@@ -16,6 +16,7 @@
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/llama_parity.hpp>
 #include <slmrec/model/quantize.hpp>
+#include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/model/serving.hpp>
 #include <slmrec/prune/structured.hpp>
@@ -241,6 +242,30 @@ TEMPLATE_TEST_CASE("an int8, pruned, fixed-depth model on the GPU scores as its 
     // the int8 layers (attention, norms: bf16 on cuda_bf16) differ.
     CHECK(relative_error(got, want) < test::tolerance<BE>);
   }
+}
+
+TEMPLATE_TEST_CASE("an int8 checkpoint opens on the GPU and scores as on the CPU; int4 is refused", "[cuda]",
+                   backend::cuda, backend::cuda_bf16) {
+  using BE = TestType;
+  const auto b = make_batch(300);
+  auto cfg = small_config("llama", "tied");
+  cfg.dropout = 0.0;
+  model::recommender<cpu, arch::llama> m(cfg, false);
+  m.initialize(9);
+  const test::temp_dir dir;
+  model::save_quantized(dir.path() / "int8", *model::quantize<quant::int8_per_channel>(m));
+  model::save_quantized(dir.path() / "int4", *model::quantize<quant::int4_block<32>>(m));
+  const auto scores = [&]<class B>(B) {
+    std::vector<float> out(static_cast<std::size_t>(b.rows * (cfg.num_items + 1)));
+    model::with_any_checkpoint<B>(dir.path() / "int8", [&](auto& q) {
+      static_assert(std::is_same_v<typename std::remove_cvref_t<decltype(q)>::quant_scheme, quant::int8_per_channel>);
+      q.score_last(b.items, b.rows, b.columns, out);
+    });
+    return out;
+  };
+  CHECK(relative_error(scores(BE{}), scores(cpu{})) < test::tolerance<BE>);
+  CHECK_THROWS_WITH(model::with_any_checkpoint<BE>(dir.path() / "int4", [](auto&) {}),
+                    Catch::Contains("a int4 checkpoint runs on the CPU only"));
 }
 
 namespace {

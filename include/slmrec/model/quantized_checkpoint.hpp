@@ -51,6 +51,9 @@ struct packed_format<quant::half_matrix<quant::fp16>> {
   static constexpr io::dtype codes = io::dtype::f16;
   static constexpr bool has_scales = false;
 };
+// int8 on a device backend: the same tensors, uploaded once read.
+template <class BE>
+struct packed_format<quant::device_int8_matrix<BE>> : packed_format<quant::int8_matrix> {};
 
 // Little-endian bytes of a vector of integers (codes, fp16 bits).
 template <class U>
@@ -178,7 +181,9 @@ inline std::string checkpoint_scheme(const std::filesystem::path& dir) {
 
 // Opens a float or quantized checkpoint for inference and calls
 // f(std::unique_ptr<model>) with the model's compile-time type (one
-// instantiation per arch and scheme), handing it the model.
+// instantiation per arch and scheme), handing it the model. On a device
+// backend an int8 checkpoint runs on the device's int8 kernels; int4, bf16
+// and fp16 ones are refused (their kernels are CPU kernels).
 template <backend::backend BE, class F>
 decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   const auto config = nn::read_checkpoint_config(dir);
@@ -190,12 +195,18 @@ decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
   return with_quantized_scheme(
       scheme,
       [&]<class Q>(Q) -> decltype(auto) {
+        // What this backend runs: Q on a host; on a device, int8 only. The
+        // other schemes stop here at run time, so that every scheme's branch
+        // calls f with a type that exists (no model of int4 on a GPU is made).
+        using Runs = std::conditional_t<BE::is_host, Q, quant::int8_per_channel>;
+        require(std::is_same_v<Runs, Q>, "{}: a {} checkpoint runs on the CPU only (--device cpu); on {} only int8",
+                dir.string(), Q::name, BE::name);
         // The smallest codes (int4: half a byte a weight), checked before allocating.
         require_weights_fit(cfg, dir / "model.safetensors", std::is_same_v<Q, quant::int4_block<32>> ? 0.5 : 1.0);
         return with_arch(
             cfg.arch,
             [&]<class Arch>(Arch) -> decltype(auto) {
-              auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Q>>(cfg, false);
+              auto m = std::make_unique<recommender<BE, Arch, depth<dynamic>, Runs>>(cfg, false);
               load_quantized_weights(dir, *m);
               return f(std::move(m));
             },
