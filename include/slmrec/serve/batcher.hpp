@@ -125,9 +125,9 @@ class batcher {
     clock::time_point queued;
   };
   // What the worker is doing, so that submit and release wake it only when
-  // that can change its course: each futex wake is a context switch, two per
-  // request when every arrival and submit woke it (a fifth of the service's
-  // CPU at 64 clients on two cores).
+  // that can change its course: a wake of a sleeping thread is a futex call
+  // and a context switch, and waking it on every arrival and submit made two
+  // per request where one per batch is enough.
   enum class worker_state { idle, gathering, running };
 
   // Users queued with the oldest job's key.

@@ -3,9 +3,9 @@
 // (version 0.0.4) for GET /metrics: requests by path and status, errors by
 // kind, users per batch and request latency as histograms, reloads by
 // outcome. What every request updates (its path and status, its latency)
-// is lock-free: 64 connections' threads taking one lock twice per request
-// queued on it and slept; the rare updates (errors, batches, reloads) and
-// the rendering take one short lock.
+// is lock-free, so 64 connections' threads do not queue on one lock twice
+// per request; the rare updates (errors, reloads) and the rendering take one
+// short lock.
 #include <algorithm>
 #include <array>
 #include <atomic>
