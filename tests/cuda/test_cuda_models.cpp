@@ -266,7 +266,7 @@ TEMPLATE_TEST_CASE("an int8 checkpoint opens on the GPU and scores as on the CPU
   };
   CHECK(relative_error(scores(BE{}), scores(cpu{})) < test::tolerance<BE>);
   CHECK_THROWS_WITH(model::with_any_checkpoint<BE>(dir.path() / "int4", [](auto&) {}),
-                    Catch::Contains("a int4 checkpoint runs on the CPU only"));
+                    Catch::Contains("int4 checkpoints run on the CPU only"));
 }
 
 namespace {

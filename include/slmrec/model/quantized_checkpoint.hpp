@@ -199,8 +199,9 @@ decltype(auto) open_any_checkpoint(const std::filesystem::path& dir, F&& f) {
         // other schemes stop here at run time, so that every scheme's branch
         // calls f with a type that exists (no model of int4 on a GPU is made).
         using Runs = std::conditional_t<BE::is_host, Q, quant::int8_per_channel>;
-        require(std::is_same_v<Runs, Q>, "{}: a {} checkpoint runs on the CPU only (--device cpu); on {} only int8",
-                dir.string(), Q::name, BE::name);
+        require(std::is_same_v<Runs, Q>,
+                "{}: {} checkpoints run on the CPU only (--device cpu); on {} only int8 ones do", dir.string(),
+                Q::name, BE::name);
         // The smallest codes (int4: half a byte a weight), checked before allocating.
         require_weights_fit(cfg, dir / "model.safetensors", std::is_same_v<Q, quant::int4_block<32>> ? 0.5 : 1.0);
         return with_arch(
