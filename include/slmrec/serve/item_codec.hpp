@@ -54,14 +54,9 @@ class item_codec {
     return std::int32_t(v);
   }
 
-  // A client's id of an internal one: its name, or the integer.
-  [[nodiscard]] nlohmann::json external(std::int32_t id) const {
-    if (named()) return names_[std::size_t(id - 1)];
-    return id;
-  }
-
-  // The same, appended to a JSON text: a name JSON-encoded once at load time
-  // (every answer writes k of them), an integer as its digits.
+  // A client's id of an internal one, appended to a JSON text: its name
+  // (JSON-encoded once at load time: every answer writes k of them), or the
+  // integer's digits.
   void append_external(std::string& out, std::int32_t id) const {
     if (named()) {
       out += encoded_[std::size_t(id - 1)];

@@ -131,8 +131,8 @@ inline recommend_request parse_recommend_request(std::string_view body, const re
 
 // The answer's body: items [users, k] (internal ids, written as the client's)
 // and their scores. Written directly rather than through a JSON tree: it is
-// the one body every request makes, and the tree's nodes and double-precision
-// formatting were a tenth of the service's own CPU per request. A score is
+// the one body every request makes, and the tree's allocations and
+// double-precision formatting showed in the service's profile. A score is
 // written as the shortest decimal that reads back as the same float; one that
 // is not finite as null (as the JSON library writes it).
 inline std::string format_recommend_response(const recommend_request& r, std::span<const std::int32_t> top,
