@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -45,15 +46,19 @@ inline http_answer parse_http_answer(std::string_view in) {
   const auto head_end = in.find("\r\n\r\n");
   if (head_end == std::string_view::npos) return {};
   if (in.size() < 12 || in.substr(0, 9) != "HTTP/1.1 ") return {0, -1};
-  const int status = std::atoi(std::string(in.substr(9, 3)).c_str());
+  int status = 0;
+  std::from_chars(in.data() + 9, in.data() + 12, status);
   long long length = -1;
   for (std::size_t line = in.find("\r\n") + 2; line < head_end;) {
     const auto end = in.find("\r\n", line);
     const auto field = in.substr(line, end - line);
     constexpr std::string_view name = "content-length:";
     if (field.size() > name.size() &&
-        std::equal(name.begin(), name.end(), field.begin(), [](char a, char b) { return a == std::tolower(b); }))
-      length = std::atoll(std::string(field.substr(name.size())).c_str());
+        std::equal(name.begin(), name.end(), field.begin(), [](char a, char b) { return a == std::tolower(b); })) {
+      auto value = field.substr(name.size());
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      if (std::from_chars(value.data(), value.data() + value.size(), length).ec != std::errc{}) length = -1;
+    }
     line = end + 2;
   }
   if (length < 0) return {status, -1};  // the service always sends Content-Length

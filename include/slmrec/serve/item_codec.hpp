@@ -22,12 +22,12 @@ class item_codec {
   // num_items: the model's; names: the checkpoint's id map, if it keeps one.
   explicit item_codec(index num_items, const data::id_map* names = nullptr) : num_items_(num_items) {
     if (names && !names->item_names.empty()) {
-      names_ = names->item_names;
-      lookup_.reserve(names_.size());
-      encoded_.reserve(names_.size());
-      for (std::size_t i = 0; i < names_.size(); ++i) {
-        lookup_.emplace(names_[i], std::int32_t(i + 1));
-        encoded_.push_back(nlohmann::json(names_[i]).dump());
+      const auto& item_names = names->item_names;
+      lookup_.reserve(item_names.size());
+      encoded_.reserve(item_names.size());
+      for (std::size_t i = 0; i < item_names.size(); ++i) {
+        lookup_.emplace(item_names[i], std::int32_t(i + 1));
+        encoded_.push_back(nlohmann::json(item_names[i]).dump());
       }
     }
   }
@@ -67,12 +67,12 @@ class item_codec {
     }
   }
 
-  [[nodiscard]] bool named() const { return !names_.empty(); }
+  [[nodiscard]] bool named() const { return !encoded_.empty(); }
   [[nodiscard]] index num_items() const { return num_items_; }
 
  private:
   index num_items_;
-  std::vector<std::string> names_, encoded_;
+  std::vector<std::string> encoded_;  // each item's name as a JSON string, by internal id - 1
   std::unordered_map<std::string, std::int32_t> lookup_;
 };
 

@@ -42,9 +42,6 @@ class histogram {
     out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, n, name, sum_.load(), name, n);
   }
 
-  [[nodiscard]] std::uint64_t count() const { return count_.load(); }
-  [[nodiscard]] double sum() const { return sum_.load(); }
-
  private:
   std::vector<double> bounds_;
   std::vector<std::atomic<std::uint64_t>> counts_;
