@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -70,7 +71,11 @@ __device__ inline float warp_max(float v) {
 }
 
 // Sum or max over the whole block, the result in every thread. `shared` holds
-// 32 values; the leading barrier makes back-to-back calls on it safe.
+// 32 values; the leading barrier makes back-to-back calls on it safe. Lanes
+// past the block's warp count enter the last step with the operation's
+// identity (0 for a sum, -inf for a max): anything else (such as warp 0's
+// partial, harmless for a max) would be counted again in a sum, as the first
+// run on a GPU found (sums 4x to 29x too large).
 template <class T, class Op>
 __device__ T block_reduce(T v, Op op, T* shared) {
   __syncthreads();
@@ -79,7 +84,7 @@ __device__ T block_reduce(T v, Op op, T* shared) {
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    T w = lane < warps ? shared[lane] : shared[0];
+    T w = lane < warps ? shared[lane] : Op::template identity<T>();
     for (int o = 16; o > 0; o >>= 1) w = op(w, __shfl_xor_sync(0xffffffffu, w, o));
     if (lane == 0) shared[0] = w;
   }
@@ -90,9 +95,13 @@ __device__ T block_reduce(T v, Op op, T* shared) {
 struct plus_op {
   template <class T>
   __device__ T operator()(T a, T b) const { return a + b; }
+  template <class T>
+  __device__ static T identity() { return T(0); }
 };
 struct max_op {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+  template <class T>
+  __device__ static T identity() { return -INFINITY; }
 };
 
 }  // namespace slmrec::backend::cuda_detail

@@ -20,10 +20,6 @@ using cuda_detail::block_reduce;
 using cuda_detail::grid_for;
 using cuda_detail::threads_per_block;
 
-struct max_float {
-  __device__ float operator()(float a, float b) const { return a > b ? a : b; }
-};
-
 // One block per row: absmax (and whether any value is not finite), then codes.
 // A row with a non-finite value gets scale NaN and zero codes: its outputs are
 // NaN, as the float model's would be (the CPU refuses such a row instead).
@@ -43,8 +39,8 @@ __global__ void quantize_rows_int8_kernel(const float* x, index rows, index cols
       bad = 1.f;
     }
   }
-  maxabs = block_reduce(maxabs, max_float{}, shared);
-  bad = block_reduce(bad, max_float{}, shared);
+  maxabs = block_reduce(maxabs, cuda_detail::max_op{}, shared);
+  bad = block_reduce(bad, cuda_detail::max_op{}, shared);
   if (bad > 0.f || maxabs == 0.f) {
     for (index k = threadIdx.x; k < stride; k += blockDim.x) qr[k] = 0;
     if (threadIdx.x == 0) scales[r] = bad > 0.f ? __int_as_float(0x7fc00000) : 0.f;
