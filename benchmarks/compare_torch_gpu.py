@@ -15,9 +15,13 @@ ROWS = [("teacher", "fp32", 1024, True), ("student", "fp32", 1024, True), ("teac
         ("student", "bf16", 1024, False), ("llama7b-8", "bf16", 16, True), ("llama7b-4", "bf16", 16, True)]
 
 
-def records(cmd, env):
-    """Runs cmd, returns its JSON lines keyed by 'what' (empty on failure, with the error printed)."""
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+def records(cmd, env, timeout):
+    """Runs cmd, returns its JSON lines keyed by 'what' (empty on failure or timeout, with the error printed)."""
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:  # the child is killed: a hung process must not hold the GPU
+        print(f"timed out after {timeout} s: {' '.join(cmd)}", file=sys.stderr)
+        return {}
     out = {}
     for line in p.stdout.splitlines():
         line = line.strip()
@@ -44,6 +48,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles for minutes)")
     ap.add_argument("--json", help="also write every record to this file (JSON lines)")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds one process may run before it is killed")
     a = ap.parse_args()
 
     rows = [r for r in ROWS if a.rows == "all" or f"{r[0]}:{r[1]}" in a.rows.split(",")]
@@ -61,7 +66,7 @@ def main():
             if has_compile and not a.no_compile:
                 runs.append(("compile", torch_cmd + ["--compile"]))
             for who, cmd in runs:
-                for what, r in records(cmd, env).items():
+                for what, r in records(cmd, env, a.timeout).items():
                     cells.setdefault((preset, precision, who, what), []).append(r["ms_median"])
                     if log:
                         log.write(json.dumps(dict(r, side=who, round=rnd)) + "\n")

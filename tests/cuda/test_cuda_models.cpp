@@ -3,6 +3,7 @@
 // scoring, a distillation step, and the tiny_llama fixture against
 // transformers. Only the backend type differs between the two sides.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <span>
@@ -81,7 +82,46 @@ batch_data make_batch(index num_items) {
 struct step_result {
   double loss = 0.0;
   std::vector<float> grads, params, scores;
+  std::vector<float> before;      // the parameters before the step
+  std::vector<bool> shift_blind;  // parameters whose gradient is zero in exact arithmetic (below)
 };
+
+// The bias of a key projection: softmax ignores a shift shared by a row's
+// scores, and q . (k_j + b) shifts row q's scores by q . b for every key j, so
+// that bias's gradient is 0 in exact arithmetic and rounding noise (about 1e-9
+// here) in float, on the CPU as on the GPU. AdamW's first step moves a
+// parameter by about lr * sign(g) however small g is, so such a parameter
+// moves by up to lr in a direction rounding picks: the CPU in float against
+// float64 already differs by 1.6e-5 (relative, all parameters) after this step
+// for that reason alone, and the GPU did by 2.2e-5 on the first H200 run.
+// Those parameters are held to that bound; every other one to the tolerance.
+template <class Store>
+std::vector<bool> shift_blind_parameters(const Store& ps) {
+  std::vector<bool> blind(static_cast<std::size_t>(ps.total_size()), false);
+  for (const auto& e : ps.entries())
+    if (e.spec.name.ends_with("k_proj.bias"))
+      std::fill_n(blind.begin() + e.offset, e.size, true);
+  return blind;
+}
+
+// The parameters after the step: the shift-blind ones moved by at most lr on
+// both sides, the others within `tol` of the CPU's (relative error).
+void check_update(const step_result& got, const step_result& want, double tol) {
+  const double lr = train::adamw_config{}.lr;
+  std::vector<float> got_rest, want_rest;
+  double worst_blind_move = 0.0;
+  for (std::size_t i = 0; i < want.params.size(); ++i) {
+    if (want.shift_blind[i]) {
+      worst_blind_move = std::max({worst_blind_move, std::abs(double(got.params[i]) - double(got.before[i])),
+                                   std::abs(double(want.params[i]) - double(want.before[i]))});
+    } else {
+      got_rest.push_back(got.params[i]);
+      want_rest.push_back(want.params[i]);
+    }
+  }
+  CHECK(worst_blind_move <= lr * 1.001);
+  CHECK(relative_error(got_rest, want_rest) < tol);
+}
 
 // One AdamW training step from seed-7 weights, then scores of the updated model.
 template <class BE, class Arch>
@@ -90,10 +130,12 @@ step_result train_step(const model::recommender_config& cfg, const batch_data& b
   m.initialize(7);
   train::adamw<BE> opt(m.parameters(), {});
   step_result r;
+  const auto n = static_cast<std::size_t>(m.parameters().total_size());
+  r.before = to_host<BE>(m.parameters().values_data(), n);
+  r.shift_blind = shift_blind_parameters(m.parameters());
   m.parameters().zero_grads();
   m.encode(b.items, b.rows, b.columns, true, 42);
   r.loss = sampled ? m.train_sampled_bce(b.targets, b.negatives) : m.train_cross_entropy(b.targets);
-  const auto n = static_cast<std::size_t>(m.parameters().total_size());
   r.grads = to_host<BE>(m.parameters().grads_data(), n);
   opt.step();
   r.params = to_host<BE>(m.parameters().values_data(), n);
@@ -116,7 +158,7 @@ TEMPLATE_TEST_CASE("a training step on the GPU matches the CPU: loss, every grad
       INFO("llama, head " << head);
       CHECK(got.loss == Approx(want.loss).epsilon(tol));
       CHECK(relative_error(got.grads, want.grads) < tol);
-      CHECK(relative_error(got.params, want.params) < tol);
+      check_update(got, want, tol);
       CHECK(relative_error(got.scores, want.scores) < tol);
     }
     if (head == "tied") {
@@ -127,7 +169,7 @@ TEMPLATE_TEST_CASE("a training step on the GPU matches the CPU: loss, every grad
         INFO("sasrec, " << (sampled ? "sampled BCE" : "cross-entropy"));
         CHECK(got.loss == Approx(want.loss).epsilon(tol));
         CHECK(relative_error(got.grads, want.grads) < tol);
-        CHECK(relative_error(got.params, want.params) < tol);
+        check_update(got, want, tol);
         CHECK(relative_error(got.scores, want.scores) < tol);
       }
     }
