@@ -100,35 +100,54 @@ TEST_CASE("attention probabilities: causal, masked, normalised", "[backend]") {
     }
 }
 
-TEST_CASE("attention kernels match their plain _ref twins (GQA, padding, odd sizes)", "[backend]") {
-  using be = backend::eigen_cpu;
-  for (auto [B, T, H, KV, D] : {std::tuple{1, 1, 1, 1, 2}, {2, 7, 4, 2, 6}, {3, 50, 4, 4, 32}, {2, 33, 6, 1, 16}}) {
-    const auto qn = std::size_t(B * T * H * D), kn = std::size_t(B * T * KV * D);
-    const auto to_f = [](const std::vector<double>& x) { return std::vector<float>(x.begin(), x.end()); };
-    const auto q = to_f(test::random_vector(index(qn), 1)), k = to_f(test::random_vector(index(kn), 2)),
-               v = to_f(test::random_vector(index(kn), 3)), dout = to_f(test::random_vector(index(qn), 4));
-    std::vector<std::int32_t> mask(std::size_t(B * T), 1);
+// On a CPU with AVX-512 the float kernels are backend/cpu/attention_avx512.hpp's
+// and the double ones Eigen's loops (the path of other CPUs): both against the twins.
+template <class be>
+void check_attention_against_ref() {
+  using T = typename be::scalar;
+  for (auto [B, T_, H, KV, D] : {std::tuple{1, 1, 1, 1, 2}, {2, 7, 4, 2, 6}, {3, 50, 4, 4, 32}, {2, 33, 6, 1, 16},
+                                 {2, 70, 2, 2, 80}, {1, 129, 3, 1, 20}}) {
+    const index L = T_;
+    const auto qn = std::size_t(B * L * H * D), kn = std::size_t(B * L * KV * D);
+    const auto to_t = [](const std::vector<double>& x) { return std::vector<T>(x.begin(), x.end()); };
+    const auto q = to_t(test::random_vector(index(qn), 1)), k = to_t(test::random_vector(index(kn), 2)),
+               v = to_t(test::random_vector(index(kn), 3)), dout = to_t(test::random_vector(index(qn), 4));
+    std::vector<std::int32_t> mask(std::size_t(B * L), 1);
     for (index b = 0; b < B; ++b)  // left padding of b cells in row b
-      for (index s = 0; s < std::min<index>(b, T - 1); ++s) mask[std::size_t(b * T + s)] = 0;
-    std::vector<float> out(qn), out_ref(qn), probs(std::size_t(B * H * T * T)), probs_ref(probs.size());
-    be::attention_forward(q.data(), k.data(), v.data(), mask.data(), out.data(), probs.data(), B, T, H, KV, D);
-    be::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), out_ref.data(), probs_ref.data(), B, T, H, KV,
+      for (index s = 0; s < std::min<index>(b, L - 1); ++s) mask[std::size_t(b * L + s)] = 0;
+    std::vector<T> out(qn), out_ref(qn), probs(std::size_t(B * H * L * L)), probs_ref(probs.size());
+    be::attention_forward(q.data(), k.data(), v.data(), mask.data(), out.data(), probs.data(), B, L, H, KV, D);
+    be::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), out_ref.data(), probs_ref.data(), B, L, H, KV,
                               D);
-    std::vector<float> dq(qn, 0.f), dk(kn, 0.f), dv(kn, 0.f), dq_ref(qn, 0.f), dk_ref(kn, 0.f), dv_ref(kn, 0.f);
+    std::vector<T> dq(qn, T(0)), dk(kn, T(0)), dv(kn, T(0)), dq_ref(qn, T(0)), dk_ref(kn, T(0)), dv_ref(kn, T(0));
     be::attention_backward(q.data(), k.data(), v.data(), probs.data(), dout.data(), dq.data(), dk.data(), dv.data(), B,
-                           T, H, KV, D);
+                           L, H, KV, D);
     be::attention_backward_ref(q.data(), k.data(), v.data(), probs_ref.data(), dout.data(), dq_ref.data(),
-                               dk_ref.data(), dv_ref.data(), B, T, H, KV, D);
-    const auto err = [](const std::vector<float>& a, const std::vector<float>& b) {
+                               dk_ref.data(), dv_ref.data(), B, L, H, KV, D);
+    // Inference's last position alone: the forward's last row.
+    std::vector<T> q_last(std::size_t(B * H * D)), last(q_last.size()), last_ref(q_last.size());
+    for (index b = 0; b < B; ++b)
+      for (index i = 0; i < H * D; ++i) {
+        q_last[std::size_t(b * H * D + i)] = q[std::size_t(((b + 1) * L - 1) * H * D + i)];
+        last_ref[std::size_t(b * H * D + i)] = out_ref[std::size_t(((b + 1) * L - 1) * H * D + i)];
+      }
+    be::attention_last(q_last.data(), k.data(), v.data(), mask.data(), last.data(), B, L, H, KV, D);
+    const auto err = [](const std::vector<T>& a, const std::vector<T>& b) {
       return test::symmetric_relative_error(std::vector<double>(a.begin(), a.end()), std::vector<double>(b.begin(), b.end()));
     };
-    INFO("B=" << B << " T=" << T << " H=" << H << " KV=" << KV << " D=" << D);
+    INFO("B=" << B << " T=" << L << " H=" << H << " KV=" << KV << " D=" << D << " scalar bytes " << sizeof(T));
     CHECK(err(out, out_ref) < 1e-5);
     CHECK(err(probs, probs_ref) < 1e-5);
     CHECK(err(dq, dq_ref) < 1e-5);
     CHECK(err(dk, dk_ref) < 1e-5);
     CHECK(err(dv, dv_ref) < 1e-5);
+    CHECK(err(last, last_ref) < 1e-5);
   }
+}
+
+TEST_CASE("attention kernels match their plain _ref twins (GQA, padding, odd sizes)", "[backend]") {
+  check_attention_against_ref<backend::eigen_cpu>();
+  check_attention_against_ref<backend::eigen_cpu_f64>();
 }
 
 TEST_CASE("exp_fast: relative error below 3e-7 over the float range", "[backend]") {

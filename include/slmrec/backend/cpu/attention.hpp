@@ -2,15 +2,19 @@
 // Rotary position embedding and causal multi-head attention of the CPU
 // backend. Sequences are short in recommendation (T around 50), so attention
 // is computed directly per (sequence, head): the T x T probabilities are kept
-// for the backward.
+// for the backward. On a CPU with AVX-512 the float kernels run
+// backend/cpu/attention_avx512.hpp's, in any build; the Eigen loops here serve
+// other CPUs and double.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include <slmrec/backend/cpu/attention_avx512.hpp>
 #include <slmrec/backend/cpu/fast_math.hpp>
 #include <slmrec/backend/cpu/parallel.hpp>
 #include <slmrec/core/types.hpp>
@@ -48,6 +52,18 @@ struct attention_kernels {
     const index group = heads / kv_heads, L = length;
     const T scale = T(1) / std::sqrt(T(head_dim));
     const index q_row = heads * head_dim, kv_row = kv_heads * head_dim;
+#if SLMREC_X86
+    if constexpr (std::is_same_v<T, float>) if (cpu_has_avx512()) {
+      SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
+      for (index b = 0; b < batch; ++b)
+        for (index h = 0; h < heads; ++h)
+          avx512::attention_head_forward(q + b * L * q_row + h * head_dim, q_row, k + b * L * kv_row + h / group * head_dim,
+                                         v + b * L * kv_row + h / group * head_dim, kv_row,
+                                         key_mask ? key_mask + b * L : nullptr, out + b * L * q_row + h * head_dim,
+                                         probs + (b * heads + h) * L * L, L, head_dim, scale);
+      return;
+    }
+#endif
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index h = 0; h < heads; ++h) {
@@ -72,6 +88,18 @@ struct attention_kernels {
     const index group = heads / kv_heads, L = length;
     const T scale = T(1) / std::sqrt(T(head_dim));
     const index q_row = heads * head_dim, kv_row = kv_heads * head_dim;
+#if SLMREC_X86
+    if constexpr (std::is_same_v<T, float>) if (cpu_has_avx512()) {
+      SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * head_dim > parallel_threshold))
+      for (index b = 0; b < batch; ++b)
+        for (index h = 0; h < heads; ++h)
+          avx512::attention_head_last(q + b * q_row + h * head_dim, k + b * L * kv_row + h / group * head_dim,
+                                      v + b * L * kv_row + h / group * head_dim, kv_row,
+                                      key_mask ? key_mask + b * L : nullptr, out + b * q_row + h * head_dim, L, head_dim,
+                                      scale);
+      return;
+    }
+#endif
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index h = 0; h < heads; ++h) {
@@ -98,6 +126,19 @@ struct attention_kernels {
     const index group = heads / kv_heads, L = length;
     const T scale = T(1) / std::sqrt(T(head_dim));
     const index q_row = heads * head_dim, kv_row = kv_heads * head_dim;
+#if SLMREC_X86
+    if constexpr (std::is_same_v<T, float>) if (cpu_has_avx512()) {
+      SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
+      for (index b = 0; b < batch; ++b)
+        for (index g = 0; g < kv_heads; ++g) {
+          const index q_at = b * L * q_row + g * group * head_dim, kv_at = b * L * kv_row + g * head_dim;
+          avx512::attention_group_backward(q + q_at, q_row, k + kv_at, v + kv_at, kv_row,
+                                           probs + (b * heads + g * group) * L * L, dout + q_at, dq + q_at, dk + kv_at,
+                                           dv + kv_at, group, L, head_dim, scale);
+        }
+      return;
+    }
+#endif
     SLMREC_OMP(parallel for collapse(2) if (batch * heads * length * length * head_dim > parallel_threshold))
     for (index b = 0; b < batch; ++b)
       for (index g = 0; g < kv_heads; ++g) {
