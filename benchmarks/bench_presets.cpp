@@ -113,11 +113,13 @@ nlohmann::json base_record(const preset& p, index params, const options& o) {
   threads = omp_get_max_threads();
 #endif
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  const char* simd_cap = std::getenv("SLMREC_SIMD");  // caps the CPU kernels chosen at run time
   return {{"impl", "slmrec"},         {"version", slmrec::version},
           {"preset", p.name},         {"device", o.device == "cpu" ? "cpu" : "cuda"},
           {"dtype", o.device == "cuda-bf16" ? "bf16" : "fp32"},   {"batch", p.batch},
           {"layers", p.layers},       {"threads", threads},       {"items", p.items},
-          {"params", params},         {"openblas_coretype", coretype ? coretype : ""}};
+          {"params", params},         {"openblas_coretype", coretype ? coretype : ""},
+          {"slmrec_simd", simd_cap ? simd_cap : ""}};
 }
 
 void emit(nlohmann::json rec, const std::string& what, const timing& t, double flops, index batch) {

@@ -8,6 +8,9 @@ results, this the speed) and for the wheel's flags against -march=native
   OMP_NUM_THREADS=2 python3 benchmarks/builds_side_by_side.py \\
       --builds before=../ci-check/build,after=build --presets student,teacher --rounds 3 --reps 10
 
+A build may carry a SLMREC_SIMD cap (core/cpu_features.hpp), to time the
+kernels another CPU would run: --builds plain=build-portable@plain,avx2=build-portable@avx2
+
 Prints one JSON line per measurement and a markdown table.
 """
 import argparse
@@ -18,21 +21,23 @@ import subprocess
 import sys
 
 
-def run_json(cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+def run_json(cmd, env=None):
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def side_by_side(builds, presets, rounds, reps, what="train,infer"):
-    """builds: [(label, build directory)], two of them; returns rows (preset, what, ms of each build)."""
+    """builds: [(label, build directory[@SLMREC_SIMD cap])], two of them; returns rows (preset, what, ms of each)."""
     rows = []
     (la, _), (lb, _) = builds
     for preset in presets:
         res = {label: {} for label, _ in builds}
         for _ in range(rounds):
             for label, build in builds:
+                build, _, cap = build.partition("@")
+                env = dict(os.environ, SLMREC_SIMD=cap) if cap else None
                 recs = run_json([os.path.join(build, "benchmarks", "bench_presets"), "--preset", preset, "--what", what,
-                                 "--reps", str(reps), "--warmup", "2"])
+                                 "--reps", str(reps), "--warmup", "2"], env)
                 for r in recs:
                     res[label].setdefault(r["what"], []).append(r["ms_median"])
         for w in sorted(res[la]):
@@ -48,7 +53,7 @@ def side_by_side(builds, presets, rounds, reps, what="train,infer"):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--builds", required=True, help="LABEL=DIR,LABEL=DIR: two build directories")
+    p.add_argument("--builds", required=True, help="LABEL=DIR[@SIMD],LABEL=DIR[@SIMD]: two build directories")
     p.add_argument("--presets", default="student,teacher")
     p.add_argument("--what", default="train,infer")
     p.add_argument("--rounds", type=int, default=3)

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -47,9 +49,19 @@ TEST_CASE("this test is compiled without AVX-512 flags, as the wheel is", "[simd
   CHECK(quant::detail::choose_kernel(nullptr) == (cpu_supports(simd::avx512_vnni) ? quant::kernel::avx512_vnni
                                                   : cpu_supports(simd::avx2)      ? quant::kernel::avx2
                                                                                   : quant::kernel::ref));
+  // SLMREC_SIMD caps every answer (ctest runs this binary again under avx2 and plain).
+  if (const char* cap = std::getenv("SLMREC_SIMD"); cap != nullptr && std::string(cap) == "avx2") {
+    CHECK(simd_cap() == simd::avx2);
+    CHECK_FALSE(cpu_has_avx512());
+  }
+  if (const char* cap = std::getenv("SLMREC_SIMD"); cap != nullptr && std::string(cap) == "plain") {
+    CHECK(simd_cap() == simd::plain);
+    CHECK_FALSE(cpu_has_avx2());
+    CHECK(quant::detail::choose_kernel(nullptr) == quant::kernel::ref);
+  }
 }
 
-TEST_CASE("the float32 gemm: the AVX-512 kernel against gemm_ref, and gemm picks it", "[simd]") {
+TEST_CASE("the float32 gemm: the AVX-512 and AVX2 kernels against gemm_ref, and gemm picks the best", "[simd]") {
   using kernels = backend::cpu::blas_kernels<float>;
   const std::tuple<index, index, index> shapes[] = {{8, 1, 1},     {13, 33, 17},  {25, 47, 255},
                                                     {11, 31, 257}, {145, 70, 300}, {150, 70, 300}};
@@ -66,17 +78,24 @@ TEST_CASE("the float32 gemm: the AVX-512 kernel against gemm_ref, and gemm picks
           INFO("m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb << " beta=" << beta);
           CHECK(relative_error(picked, ref) < 2e-6);
 #if SLMREC_X86
-          if (!cpu_supports(simd::avx512)) continue;
-          auto fast = c0;
-          backend::cpu::avx512::sgemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, fast.data(), ldc);
-          CHECK(relative_error(fast, ref) < 2e-6);
-          CHECK(fast == picked);  // the dispatcher ran this kernel, not Eigen
+          if (cpu_supports(simd::avx2)) {
+            auto fast = c0;
+            backend::cpu::avx2::sgemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, fast.data(), ldc);
+            CHECK(relative_error(fast, ref) < 2e-6);
+            if (!cpu_has_avx512()) CHECK(fast == picked);  // the dispatcher ran this kernel, not Eigen
+          }
+          if (cpu_supports(simd::avx512)) {
+            auto fast = c0;
+            backend::cpu::avx512::sgemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, fast.data(), ldc);
+            CHECK(relative_error(fast, ref) < 2e-6);
+            CHECK(fast == picked);  // the dispatcher ran this kernel
+          }
 #endif
         }
-  if (!cpu_supports(simd::avx512)) WARN("this CPU has no AVX-512: only the portable gemm ran");
+  if (!cpu_supports(simd::avx2)) WARN("this CPU has no AVX2 (or SLMREC_SIMD=plain): only the portable gemm ran");
 }
 
-TEST_CASE("dot_rows: the AVX-512 kernel equals dot_rows_ref bit for bit, and dot_rows is the same", "[simd]") {
+TEST_CASE("dot_rows: the AVX-512 and AVX2 kernels equal dot_rows_ref bit for bit, and dot_rows is the same", "[simd]") {
   for (index d : {index(1), index(15), index(16), index(17), index(100), index(128)})
     for (index m : {index(1), index(2), index(3), index(8)}) {
       const index n = 77;
@@ -87,10 +106,16 @@ TEST_CASE("dot_rows: the AVX-512 kernel equals dot_rows_ref bit for bit, and dot
       INFO("d " << d << ", m " << m);
       CHECK(picked == ref);
 #if SLMREC_X86
-      if (!cpu_supports(simd::avx512)) continue;
-      std::vector<float> fast(picked.size());
-      backend::cpu::dot_rows_avx512(q.data(), m, w.data(), n, d, fast.data(), n);
-      CHECK(fast == ref);
+      if (cpu_supports(simd::avx2)) {
+        std::vector<float> fast(picked.size());
+        backend::cpu::dot_rows_avx2(q.data(), m, w.data(), n, d, fast.data(), n);
+        CHECK(fast == ref);
+      }
+      if (cpu_supports(simd::avx512)) {
+        std::vector<float> fast(picked.size());
+        backend::cpu::dot_rows_avx512(q.data(), m, w.data(), n, d, fast.data(), n);
+        CHECK(fast == ref);
+      }
 #endif
     }
 }

@@ -1,8 +1,9 @@
 #pragma once
 // Matrix products and elementwise vector kernels of the CPU backend.
 // Float32 products with at least 8 rows go to our AVX-512 kernel
-// (sgemm_avx512.hpp) when the CPU runs AVX-512 (asked at run time, so a build
-// without -march=native keeps it); everything else goes
+// (sgemm_avx512.hpp) when the CPU runs AVX-512, else to our AVX2 one
+// (sgemm_avx2.hpp) when it runs AVX2 and FMA (asked at run time, so a build
+// without -march=native keeps them); everything else goes
 // through Eigen (which threads with OpenMP, or forwards to OpenBLAS when
 // EIGEN_USE_BLAS is defined). Defining SLMREC_EIGEN_GEMM keeps every product
 // on Eigen (for comparisons). `gemm_ref` is the plain triple loop the tests
@@ -13,6 +14,7 @@
 #include <type_traits>
 
 #include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/backend/cpu/sgemm_avx2.hpp>
 #include <slmrec/backend/cpu/sgemm_avx512.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -32,8 +34,10 @@ struct blas_kernels {
 #if SLMREC_X86 && !defined(SLMREC_EIGEN_GEMM) && !defined(EIGEN_USE_BLAS)
     // Fewer rows than that: packing B would cost more than the product
     // (one user's scores are a matrix-vector product, which Eigen does well).
-    if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<T, float>) {
       if (m >= 8 && cpu_has_avx512()) return avx512::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      if (m >= 8 && cpu_has_avx2()) return avx2::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
 #endif
     matrix_map cm(c, m, n, Eigen::OuterStride<>(ldc));
     if (beta == T(0)) {

@@ -9,9 +9,10 @@
 // the streamed full ranking of eval) see exactly the scores a whole-catalog
 // pass would, and a target's score computed alone equal to the same item's
 // score inside a block. dot_rows_ref is the same arithmetic in scalar code;
-// the AVX-512 kernel (dot_rows_avx512) equals it bit for bit, and dot_rows
-// picks it at run time when the CPU runs AVX-512 (core/cpu_features.hpp), so
-// a build without -march=native (where std::fma is a library call) keeps it.
+// the AVX-512 and AVX2 kernels (dot_rows_avx512, dot_rows_avx2) equal it bit
+// for bit, and dot_rows picks the best the CPU runs at run time
+// (core/cpu_features.hpp), so a build without -march=native (where std::fma
+// is a library call) keeps them.
 #include <cmath>
 #include <cstdint>
 
@@ -156,11 +157,54 @@ SLMREC_TARGET_AVX512 inline void dot_rows_avx512(const float* q, index m, const 
     }
   }
 }
+
+namespace detail {
+// The 16 lanes of one row's chain as two 8-lane halves (lanes 0-7, 8-15); zero past d.
+SLMREC_TARGET_AVX2 inline __m256 masked_load8(const float* p, index count) {
+  if (count >= 8) return _mm256_loadu_ps(p);
+  const int n = count < 0 ? 0 : int(count);
+  return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+// dot_rows_ref's tree on the two halves: (l + (l + 8)), then +4, +2, +1.
+SLMREC_TARGET_AVX2 inline float fold16(__m256 lo, __m256 hi) {
+  const __m256 s8 = _mm256_add_ps(lo, hi);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+}  // namespace detail
+
+// The AVX2 kernel, for CPUs without AVX-512 (the wheel's build would otherwise
+// run dot_rows_ref, whose std::fma is a library call there): the same chains
+// and tree, bit for bit, four rows per pass so each chunk of q is loaded once
+// for them. Call it only where cpu_supports(simd::avx2).
+SLMREC_TARGET_AVX2 inline void dot_rows_avx2(const float* q, index m, const float* w, index n, index d, float* out,
+                                             index ldo) {
+  constexpr index rows = 4;
+  for (index j = 0; j < n; j += rows) {
+    const index nt = n - j < rows ? n - j : rows;
+    for (index u = 0; u < m; ++u) {
+      __m256 lo[rows], hi[rows];
+      for (index t = 0; t < rows; ++t) lo[t] = hi[t] = _mm256_setzero_ps();
+      for (index k = 0; k < d; k += 16) {
+        const __m256 x0 = detail::masked_load8(q + u * d + k, d - k), x1 = detail::masked_load8(q + u * d + k + 8, d - k - 8);
+        for (index t = 0; t < rows; ++t) {
+          if (t >= nt) break;
+          const float* wr = w + (j + t) * d + k;
+          lo[t] = _mm256_fmadd_ps(detail::masked_load8(wr, d - k), x0, lo[t]);
+          hi[t] = _mm256_fmadd_ps(detail::masked_load8(wr + 8, d - k - 8), x1, hi[t]);
+        }
+      }
+      for (index t = 0; t < nt; ++t) out[u * ldo + j + t] = detail::fold16(lo[t], hi[t]);
+    }
+  }
+}
 #endif
 
 inline void dot_rows(const float* q, index m, const float* w, index n, index d, float* out, index ldo) {
 #if SLMREC_X86
   if (cpu_has_avx512()) return dot_rows_avx512(q, m, w, n, d, out, ldo);
+  if (cpu_has_avx2()) return dot_rows_avx2(q, m, w, n, d, out, ldo);
 #endif
   dot_rows_ref(q, m, w, n, d, out, ldo);
 }

@@ -1,25 +1,21 @@
 #pragma once
 // A float32 matrix product for AVX-512 CPUs: C = alpha * op(A) op(B) + beta * C,
-// row-major, in the classic Goto/BLIS structure.
+// row-major; the blocking, packing order and threading are sgemm_driver.hpp's,
+// this file holds the AVX-512 packing and micro-kernel.
 //
 // Why our own: Eigen's AVX-512 GEMM reaches about half of this machine's FMA
 // peak (226 of ~418 GFLOP/s on two cores, measured), OpenBLAS reaches 85% but
 // brings its own threads (which fight ours for the cores) and obeys
 // OPENBLAS_CORETYPE. This kernel needs neither.
 //
-// Structure: the k dimension is cut into slices of kc; for each slice, op(B)
-// is packed into panels of nr = 32 columns (two zmm registers per row of C)
-// and op(A) into panels of mr = 12 rows, both zero-padded, so a single
-// micro-kernel (12 x 32 accumulators = 24 zmm registers) serves every
-// transpose combination and every tail; the tails are masked only when C is
-// written. The B panel (kc x 32 floats = 32 KiB) stays in L1 while the A
-// panels stream from L2. C is read (for beta) and written once per k slice,
-// never zeroed first. Threads split C into disjoint rectangles, each thread
-// packing what its rectangle needs, so no synchronisation is needed inside.
+// op(B) is packed into panels of nr = 32 columns (two zmm registers per row of
+// C) and op(A) into panels of mr = 12 rows, so the micro-kernel keeps 12 x 32
+// accumulators in 24 zmm registers. The B panel (kc x 32 floats = 32 KiB)
+// stays in L1 while the A panels stream from L2.
 //
 // `blas_kernels<float>::gemm` calls this when the CPU runs AVX-512 (asked at
-// run time: every function carries the target attribute, so a build without
-// -march=native, the Python wheel's, keeps this kernel); tests hold it
+// run time: every vector function carries the target attribute, so a build
+// without -march=native, the Python wheel's, keeps this kernel); tests hold it
 // against `gemm_ref` at many shapes, transposes and tails.
 #include <slmrec/core/cpu_features.hpp>
 #if SLMREC_X86
@@ -27,13 +23,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include <slmrec/backend/cpu/buffer.hpp>
-#include <slmrec/backend/cpu/parallel.hpp>
+#include <slmrec/backend/cpu/sgemm_driver.hpp>
 #include <slmrec/core/types.hpp>
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), which its
 // -Wuninitialized reports at every inlined call (GCC bug 105593).
@@ -50,15 +41,6 @@ inline constexpr index sgemm_mc = 144;   // rows of A packed at once (144 x 256 
 inline constexpr index sgemm_nc = 3072;  // columns of B packed at once (3 MiB, in L3)
 
 namespace detail {
-
-// Packing buffers, one pair per thread, grown once and reused by every call.
-struct sgemm_workspace {
-  buffer<float> a, b;
-  static sgemm_workspace& local() {
-    thread_local sgemm_workspace ws;
-    return ws;
-  }
-};
 
 // The first n lanes of a 16-lane vector (none for n <= 0, all for n >= 16).
 SLMREC_TARGET_AVX512 inline __mmask16 lane_mask(index n) {
@@ -196,86 +178,37 @@ SLMREC_TARGET_AVX512 inline void micro_kernel(index kc, const float* ap, const f
   }
 }
 
-// One thread's rectangle C[i0:i1, j0:j1].
-SLMREC_TARGET_AVX512 inline void sgemm_block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
-                        const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
-  auto& ws = sgemm_workspace::local();
-  const index kc_max = std::min(sgemm_kc, k);
-  const index a_size = round_up(std::min(sgemm_mc, i1 - i0), sgemm_mr) * kc_max;
-  const index b_size = round_up(std::min(sgemm_nc, j1 - j0), sgemm_nr) * kc_max;
-  if (index(ws.a.size()) < a_size) ws.a.resize(std::size_t(a_size));
-  if (index(ws.b.size()) < b_size) ws.b.resize(std::size_t(b_size));
-  for (index jc = j0; jc < j1; jc += sgemm_nc) {
-    const index nc = std::min(sgemm_nc, j1 - jc);
-    for (index pc = 0; pc < k; pc += sgemm_kc) {
-      const index kc = std::min(sgemm_kc, k - pc);
-      const float beta_here = pc == 0 ? beta : 1.0f;
-      pack_b(trans_b, b, ldb, pc, kc, jc, nc, ws.b.data());
-      for (index ic = i0; ic < i1; ic += sgemm_mc) {
-        const index mc = std::min(sgemm_mc, i1 - ic);
-        pack_a(trans_a, a, lda, ic, mc, pc, kc, ws.a.data());
-        for (index jr = 0; jr < nc; jr += sgemm_nr)
-          for (index ir = 0; ir < mc; ir += sgemm_mr)
-            micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, alpha,
-                         beta_here, std::min(sgemm_mr, mc - ir), std::min(sgemm_nr, nc - jr));
-      }
-    }
-  }
-}
-
-// Splits C among `threads` as a tm x tn grid of whole micro-tiles, choosing
-// the grid that minimises the busiest thread's cost: its share of the
-// multiply-adds (32 per cycle) plus the elements it packs (about one per cycle).
-// Thread t owns rows [t / tn * rows, ...) and columns [t % tn * cols, ...).
-struct thread_grid {
-  index tm = 1, tn = 1;
-  index rows = 0, cols = 0;  // the extent of one thread's rectangle
-};
-inline thread_grid choose_grid(index m, index n, index k, int threads) {
-  thread_grid best;
-  double best_cost = -1.0;
-  for (index tm = 1; tm <= threads; ++tm) {
-    if (threads % tm != 0) continue;
-    const index tn = threads / tm;
-    const index rows = round_up(ceil_div(m, tm), sgemm_mr), cols = round_up(ceil_div(n, tn), sgemm_nr);
-    const double cost = double(rows) * double(cols) * double(k) / 32.0 + double(rows + cols) * double(k);
-    if (best_cost < 0.0 || cost < best_cost) best_cost = cost, best = {tm, tn, rows, cols};
-  }
-  return best;
+// Every mr x nr tile of one packed block (the driver's innermost loops, here
+// so the micro-kernel inlines).
+SLMREC_TARGET_AVX512 inline void tiles(index kc, index mc, index nc, const float* ap, const float* bp, float* c,
+                                       index ldc, float alpha, float beta) {
+  for (index jr = 0; jr < nc; jr += sgemm_nr)
+    for (index ir = 0; ir < mc; ir += sgemm_mr)
+      micro_kernel(kc, ap + ir * kc, bp + jr * kc, c + ir * ldc + jr, ldc, alpha, beta, std::min(sgemm_mr, mc - ir),
+                   std::min(sgemm_nr, nc - jr));
 }
 
 }  // namespace detail
 
-SLMREC_TARGET_AVX512 inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float alpha, const float* a, index lda,
+// The kernel sgemm_driver.hpp runs.
+struct sgemm_kernel {
+  static constexpr index mr = sgemm_mr, nr = sgemm_nr, kc = sgemm_kc, mc = sgemm_mc, nc = sgemm_nc;
+  static constexpr double fma_lanes = 32.0;  // two 16-float FMA ports
+  static void pack_a(bool trans, const float* a, index lda, index i0, index mc_, index p0, index kc_, float* dst) {
+    detail::pack_a(trans, a, lda, i0, mc_, p0, kc_, dst);
+  }
+  static void pack_b(bool trans, const float* b, index ldb, index p0, index kc_, index j0, index nc_, float* dst) {
+    detail::pack_b(trans, b, ldb, p0, kc_, j0, nc_, dst);
+  }
+  static void tiles(index kc_, index mc_, index nc_, const float* ap, const float* bp, float* c, index ldc, float alpha,
+                    float beta) {
+    detail::tiles(kc_, mc_, nc_, ap, bp, c, ldc, alpha, beta);
+  }
+};
+
+inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float alpha, const float* a, index lda,
                   const float* b, index ldb, float beta, float* c, index ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) {  // C = beta * C, and C is not read when beta is 0
-    for (index i = 0; i < m; ++i)
-      for (index j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-    return;
-  }
-  int threads = 1;
-#if defined(_OPENMP)
-  // Below ~4 MFLOP a parallel region costs more than it saves; inside one
-  // (attention per head, rows of a batch) the caller already uses the cores.
-  if (double(m) * double(n) * double(k) > 2e6 && !omp_in_parallel()) threads = omp_get_max_threads();
-#endif
-  if (threads == 1) {
-    detail::sgemm_block(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  SLMREC_OMP(parallel num_threads(threads)) {
-    int t = 0, team = 1;
-#if defined(_OPENMP)
-    t = omp_get_thread_num();
-    team = omp_get_num_threads();  // may be fewer than asked for
-#endif
-    const detail::thread_grid grid = detail::choose_grid(m, n, k, team);
-    const index i0 = (t / grid.tn) * grid.rows, j0 = (t % grid.tn) * grid.cols;
-    const index i1 = std::min(m, i0 + grid.rows), j1 = std::min(n, j0 + grid.cols);
-    if (i0 < i1 && j0 < j1)
-      detail::sgemm_block(trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
+  sgemm_detail::sgemm<sgemm_kernel>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace slmrec::backend::cpu::avx512
