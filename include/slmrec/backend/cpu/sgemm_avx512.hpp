@@ -194,15 +194,21 @@ SLMREC_TARGET_AVX512 inline void tiles(index kc, index mc, index nc, const float
 struct sgemm_kernel {
   static constexpr index mr = sgemm_mr, nr = sgemm_nr, kc = sgemm_kc, mc = sgemm_mc, nc = sgemm_nc;
   static constexpr double fma_lanes = 32.0;  // two 16-float FMA ports
-  static void pack_a(bool trans, const float* a, index lda, index i0, index mc_, index p0, index kc_, float* dst) {
+  SLMREC_TARGET_AVX512 static void pack_a(bool trans, const float* a, index lda, index i0, index mc_, index p0,
+                                          index kc_, float* dst) {
     detail::pack_a(trans, a, lda, i0, mc_, p0, kc_, dst);
   }
-  static void pack_b(bool trans, const float* b, index ldb, index p0, index kc_, index j0, index nc_, float* dst) {
+  SLMREC_TARGET_AVX512 static void pack_b(bool trans, const float* b, index ldb, index p0, index kc_, index j0,
+                                          index nc_, float* dst) {
     detail::pack_b(trans, b, ldb, p0, kc_, j0, nc_, dst);
   }
-  static void tiles(index kc_, index mc_, index nc_, const float* ap, const float* bp, float* c, index ldc, float alpha,
-                    float beta) {
+  SLMREC_TARGET_AVX512 static void tiles(index kc_, index mc_, index nc_, const float* ap, const float* bp, float* c,
+                                         index ldc, float alpha, float beta) {
     detail::tiles(kc_, mc_, nc_, ap, bp, c, ldc, alpha, beta);
+  }
+  SLMREC_TARGET_AVX512 static void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
+                    const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
+    sgemm_detail::block<sgemm_kernel>(trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 };
 
