@@ -187,7 +187,8 @@ SLMREC_TARGET_AVX2 inline void dot_rows_avx2(const float* q, index m, const floa
       __m256 lo[rows], hi[rows];
       for (index t = 0; t < rows; ++t) lo[t] = hi[t] = _mm256_setzero_ps();
       for (index k = 0; k < d; k += 16) {
-        const __m256 x0 = detail::masked_load8(q + u * d + k, d - k), x1 = detail::masked_load8(q + u * d + k + 8, d - k - 8);
+        const __m256 x0 = detail::masked_load8(q + u * d + k, d - k);
+        const __m256 x1 = detail::masked_load8(q + u * d + k + 8, d - k - 8);
         for (index t = 0; t < rows; ++t) {
           if (t >= nt) break;
           const float* wr = w + (j + t) * d + k;

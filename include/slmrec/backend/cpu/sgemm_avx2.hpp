@@ -131,8 +131,9 @@ struct sgemm_kernel {
                              std::min(mr, m_rows - ir), std::min(nr, n_cols - jr));
   }
 
-  SLMREC_TARGET_AVX2 static void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
-                    const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
+  SLMREC_TARGET_AVX2 static void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k,
+                    float alpha, const float* a, index lda, const float* b, index ldb, float beta, float* c,
+                    index ldc) {
     sgemm_detail::block<sgemm_kernel>(trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 };

@@ -206,8 +206,8 @@ struct sgemm_kernel {
                                          index ldc, float alpha, float beta) {
     detail::tiles(kc_, mc_, nc_, ap, bp, c, ldc, alpha, beta);
   }
-  SLMREC_TARGET_AVX512 static void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha,
-                    const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
+  SLMREC_TARGET_AVX512 static void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k,
+                    float alpha, const float* a, index lda, const float* b, index ldb, float beta, float* c, index ldc) {
     sgemm_detail::block<sgemm_kernel>(trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 };

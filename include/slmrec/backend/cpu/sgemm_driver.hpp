@@ -42,8 +42,9 @@ struct workspace {
 
 // One thread's rectangle C[i0:i1, j0:j1].
 template <class Kernel>
-[[gnu::always_inline]] inline void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k, float alpha, const float* a,
-           index lda, const float* b, index ldb, float beta, float* c, index ldc) {
+[[gnu::always_inline]] inline void block(bool trans_a, bool trans_b, index i0, index i1, index j0, index j1, index k,
+                                         float alpha, const float* a, index lda, const float* b, index ldb, float beta,
+                                         float* c, index ldc) {
   auto& ws = workspace::local();
   const index kc_max = std::min(Kernel::kc, k);
   const index a_size = round_up(std::min(Kernel::mc, i1 - i0), Kernel::mr) * kc_max;
