@@ -6,6 +6,7 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/nn/softmax_loss.hpp>
 
+#include "support/attention_pair.hpp"
 #include "support/gradcheck.hpp"
 
 // Inside the library's namespace: `index` would otherwise clash with POSIX ::index().
@@ -115,33 +116,17 @@ void check_attention_against_ref() {
     std::vector<std::int32_t> mask(std::size_t(B * L), 1);
     for (index b = 0; b < B; ++b)  // left padding of b cells in row b
       for (index s = 0; s < std::min<index>(b, L - 1); ++s) mask[std::size_t(b * L + s)] = 0;
-    std::vector<T> out(qn), out_ref(qn), probs(std::size_t(B * H * L * L)), probs_ref(probs.size());
-    be::attention_forward(q.data(), k.data(), v.data(), mask.data(), out.data(), probs.data(), B, L, H, KV, D);
-    be::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), out_ref.data(), probs_ref.data(), B, L, H, KV,
-                              D);
-    std::vector<T> dq(qn, T(0)), dk(kn, T(0)), dv(kn, T(0)), dq_ref(qn, T(0)), dk_ref(kn, T(0)), dv_ref(kn, T(0));
-    be::attention_backward(q.data(), k.data(), v.data(), probs.data(), dout.data(), dq.data(), dk.data(), dv.data(), B,
-                           L, H, KV, D);
-    be::attention_backward_ref(q.data(), k.data(), v.data(), probs_ref.data(), dout.data(), dq_ref.data(),
-                               dk_ref.data(), dv_ref.data(), B, L, H, KV, D);
-    // Inference's last position alone: the forward's last row.
-    std::vector<T> q_last(std::size_t(B * H * D)), last(q_last.size()), last_ref(q_last.size());
-    for (index b = 0; b < B; ++b)
-      for (index i = 0; i < H * D; ++i) {
-        q_last[std::size_t(b * H * D + i)] = q[std::size_t(((b + 1) * L - 1) * H * D + i)];
-        last_ref[std::size_t(b * H * D + i)] = out_ref[std::size_t(((b + 1) * L - 1) * H * D + i)];
-      }
-    be::attention_last(q_last.data(), k.data(), v.data(), mask.data(), last.data(), B, L, H, KV, D);
+    const auto [got, want] = test::run_attention_pair<be>({B, L, H, KV, D}, q, k, v, dout, mask, T(0));
     const auto err = [](const std::vector<T>& a, const std::vector<T>& b) {
       return test::symmetric_relative_error(std::vector<double>(a.begin(), a.end()), std::vector<double>(b.begin(), b.end()));
     };
     INFO("B=" << B << " T=" << L << " H=" << H << " KV=" << KV << " D=" << D << " scalar bytes " << sizeof(T));
-    CHECK(err(out, out_ref) < 1e-5);
-    CHECK(err(probs, probs_ref) < 1e-5);
-    CHECK(err(dq, dq_ref) < 1e-5);
-    CHECK(err(dk, dk_ref) < 1e-5);
-    CHECK(err(dv, dv_ref) < 1e-5);
-    CHECK(err(last, last_ref) < 1e-5);
+    CHECK(err(got.out, want.out) < 1e-5);
+    CHECK(err(got.probs, want.probs) < 1e-5);
+    CHECK(err(got.dq, want.dq) < 1e-5);
+    CHECK(err(got.dk, want.dk) < 1e-5);
+    CHECK(err(got.dv, want.dv) < 1e-5);
+    CHECK(err(got.last, want.last) < 1e-5);
   }
 }
 

@@ -21,6 +21,7 @@
 #include <slmrec/model/top_k.hpp>
 #include <slmrec/quant/detail/cpu_features.hpp>
 
+#include "support/attention_pair.hpp"
 #include "support/compare.hpp"
 #include "support/random.hpp"
 
@@ -131,30 +132,15 @@ TEST_CASE("attention: the AVX-512 kernels against the _ref twins, and the dispat
     std::vector<std::int32_t> mask(std::size_t(B * T), 1);
     for (index b = 0; b < B; ++b)
       for (index s = 0; s < std::min<index>(3 * b, T - 1); ++s) mask[std::size_t(b * T + s)] = 0;
-    std::vector<float> out(qn), out_ref(qn), probs(std::size_t(B * H * T * T)), probs_ref(probs.size());
-    kernels::attention_forward(q.data(), k.data(), v.data(), mask.data(), out.data(), probs.data(), B, T, H, KV, D);
-    kernels::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), out_ref.data(), probs_ref.data(), B, T,
-                                   H, KV, D);
-    std::vector<float> dq(qn, 0.5f), dk(kn, 0.5f), dv(kn, 0.5f), dq_ref = dq, dk_ref = dk, dv_ref = dv;
-    kernels::attention_backward(q.data(), k.data(), v.data(), probs.data(), dout.data(), dq.data(), dk.data(),
-                                dv.data(), B, T, H, KV, D);
-    kernels::attention_backward_ref(q.data(), k.data(), v.data(), probs_ref.data(), dout.data(), dq_ref.data(),
-                                    dk_ref.data(), dv_ref.data(), B, T, H, KV, D);
-    // The last position alone (inference) is the forward's last row.
-    std::vector<float> q_last(std::size_t(B * H * D)), last(q_last.size()), last_ref(q_last.size());
-    for (index b = 0; b < B; ++b)
-      for (index i = 0; i < H * D; ++i) {
-        q_last[std::size_t(b * H * D + i)] = q[std::size_t(((b + 1) * T - 1) * H * D + i)];
-        last_ref[std::size_t(b * H * D + i)] = out_ref[std::size_t(((b + 1) * T - 1) * H * D + i)];
-      }
-    kernels::attention_last(q_last.data(), k.data(), v.data(), mask.data(), last.data(), B, T, H, KV, D);
+    // Gradients start at 0.5: the backward adds into them.
+    const auto [got, want] = test::run_attention_pair<kernels>({B, T, H, KV, D}, q, k, v, dout, mask, 0.5f);
     INFO("B=" << B << " T=" << T << " H=" << H << " KV=" << KV << " D=" << D);
-    CHECK(relative_error(out, out_ref) < 1e-6);
-    CHECK(relative_error(probs, probs_ref) < 1e-6);
-    CHECK(relative_error(dq, dq_ref) < 1e-6);
-    CHECK(relative_error(dk, dk_ref) < 1e-6);
-    CHECK(relative_error(dv, dv_ref) < 1e-6);
-    CHECK(relative_error(last, last_ref) < 1e-6);
+    CHECK(relative_error(got.out, want.out) < 1e-6);
+    CHECK(relative_error(got.probs, want.probs) < 1e-6);
+    CHECK(relative_error(got.dq, want.dq) < 1e-6);
+    CHECK(relative_error(got.dk, want.dk) < 1e-6);
+    CHECK(relative_error(got.dv, want.dv) < 1e-6);
+    CHECK(relative_error(got.last, want.last) < 1e-6);
 #if SLMREC_X86
     if (!cpu_supports(simd::avx512)) continue;
     // The dispatcher ran the AVX-512 kernel, not Eigen's loops: the same bits as a direct call.
@@ -163,7 +149,7 @@ TEST_CASE("attention: the AVX-512 kernels against the _ref twins, and the dispat
     backend::cpu::avx512::attention_head_forward(q.data() + h * D, H * D, k.data() + g * D, v.data() + g * D, KV * D,
                                                  mask.data(), head_out.data(), head_probs.data(), T, D,
                                                  1.0f / std::sqrt(float(D)));
-    CHECK(std::equal(head_probs.begin(), head_probs.end(), probs.begin() + std::ptrdiff_t(h * T * T)));
+    CHECK(std::equal(head_probs.begin(), head_probs.end(), got.probs.begin() + std::ptrdiff_t(h * T * T)));
 #endif
   }
   if (!cpu_supports(simd::avx512)) WARN("this CPU has no AVX-512: only the Eigen attention ran");

@@ -13,6 +13,18 @@
 #define SLMREC_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define SLMREC_TARGET_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define SLMREC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), which its
+// -Wuninitialized reports at every inlined call (GCC bug 105593): the headers
+// of AVX-512 kernels open with the first and close with the second.
+#if defined(__clang__)  // Clang knows no -Wmaybe-uninitialized
+#define SLMREC_AVX512_WARNINGS_OFF \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
+#else
+#define SLMREC_AVX512_WARNINGS_OFF                                                      \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#endif
+#define SLMREC_AVX512_WARNINGS_ON _Pragma("GCC diagnostic pop")
 #include <immintrin.h>
 #else
 #define SLMREC_X86 0

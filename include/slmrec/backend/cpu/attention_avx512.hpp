@@ -33,11 +33,7 @@
 #include <slmrec/backend/cpu/sgemm_avx512.hpp>
 #include <slmrec/core/types.hpp>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)  // GCC's name; Clang knows no such group
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+SLMREC_AVX512_WARNINGS_OFF
 
 namespace slmrec::backend::cpu::avx512 {
 namespace attention_detail {
@@ -288,6 +284,6 @@ SLMREC_TARGET_AVX512 inline void attention_group_backward(const float* q, index 
 
 }  // namespace slmrec::backend::cpu::avx512
 
-#pragma GCC diagnostic pop
+SLMREC_AVX512_WARNINGS_ON
 
 #endif  // SLMREC_X86

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include <slmrec/backend/cpu/sgemm_avx2.hpp>
 #include <slmrec/core/cpu_features.hpp>
 #include <slmrec/core/types.hpp>
 
@@ -161,9 +162,7 @@ SLMREC_TARGET_AVX512 inline void dot_rows_avx512(const float* q, index m, const 
 namespace detail {
 // The 16 lanes of one row's chain as two 8-lane halves (lanes 0-7, 8-15); zero past d.
 SLMREC_TARGET_AVX2 inline __m256 masked_load8(const float* p, index count) {
-  if (count >= 8) return _mm256_loadu_ps(p);
-  const int n = count < 0 ? 0 : int(count);
-  return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, avx2::detail::lane_mask(count));
 }
 // dot_rows_ref's tree on the two halves: (l + (l + 8)), then +4, +2, +1.
 SLMREC_TARGET_AVX2 inline float fold16(__m256 lo, __m256 hi) {

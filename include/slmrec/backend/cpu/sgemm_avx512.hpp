@@ -26,13 +26,7 @@
 #include <slmrec/backend/cpu/sgemm_driver.hpp>
 #include <slmrec/core/types.hpp>
 
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), which its
-// -Wuninitialized reports at every inlined call (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)  // GCC's name; Clang knows no such group
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+SLMREC_AVX512_WARNINGS_OFF
 
 namespace slmrec::backend::cpu::avx512 {
 
@@ -221,5 +215,5 @@ inline void sgemm(bool trans_a, bool trans_b, index m, index n, index k, float a
 
 }  // namespace slmrec::backend::cpu::avx512
 
-#pragma GCC diagnostic pop
+SLMREC_AVX512_WARNINGS_ON
 #endif  // SLMREC_X86
