@@ -26,16 +26,26 @@ if(SLMREC_WITH_HNSW AND NOT SLMREC_HNSWLIB_INCLUDE_DIR)
   message(FATAL_ERROR "SLMREC_WITH_HNSW is ON but hnswlib/hnswlib.h was not found (apt-get install libhnswlib-dev, "
                       "or set SLMREC_HNSWLIB_INCLUDE_DIR)")
 endif()
-# cpp-httplib (Debian's libcpp-httplib-dev: a compiled library, found through
-# pkg-config) for the HTTP service (include/slmrec/serve/http_service.hpp,
-# `slmrec serve`, benchmarks/load_serve). Without it only those are left out.
+# The HTTP service (include/slmrec/serve/http_service.hpp, `slmrec serve`,
+# benchmarks/load_serve): GNU libmicrohttpd (Debian's libmicrohttpd-dev) is its
+# server, cpp-httplib (libcpp-httplib-dev) the client of its tests and load
+# test; both compiled libraries, found through pkg-config. Without them only
+# those are left out.
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)
+  pkg_check_modules(SLMREC_MHD QUIET IMPORTED_TARGET libmicrohttpd)
   pkg_check_modules(SLMREC_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
 endif()
-option(SLMREC_WITH_HTTP "The HTTP service with cpp-httplib (ON when its pkg-config module is found)" ${SLMREC_HTTPLIB_FOUND})
-if(SLMREC_WITH_HTTP AND NOT SLMREC_HTTPLIB_FOUND)
-  message(FATAL_ERROR "SLMREC_WITH_HTTP is ON but cpp-httplib was not found (apt-get install libcpp-httplib-dev pkgconf)")
+if(SLMREC_MHD_FOUND AND SLMREC_HTTPLIB_FOUND)
+  set(SLMREC_HTTP_FOUND ON)
+else()
+  set(SLMREC_HTTP_FOUND OFF)
+endif()
+option(SLMREC_WITH_HTTP "The HTTP service on libmicrohttpd, tested with cpp-httplib (ON when both are found)"
+       ${SLMREC_HTTP_FOUND})
+if(SLMREC_WITH_HTTP AND NOT SLMREC_HTTP_FOUND)
+  message(FATAL_ERROR "SLMREC_WITH_HTTP is ON but libmicrohttpd or cpp-httplib was not found "
+                      "(apt-get install libmicrohttpd-dev libcpp-httplib-dev pkgconf)")
 endif()
 find_program(SLMREC_CCACHE ccache)
 if(SLMREC_CCACHE AND SLMREC_IS_TOP_LEVEL AND NOT CMAKE_CXX_COMPILER_LAUNCHER)

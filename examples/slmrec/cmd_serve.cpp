@@ -48,7 +48,10 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--threads", s.engine.threads, "threads that share a model batch (0: OpenMP's count)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--connections", s.connections, "HTTP threads: connections served at once")
+  cmd->add_option("--connections", s.connections, "open connections at most (beyond, new ones are closed)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--io-threads", s.io_threads, "event-loop threads that read requests and write answers")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-batch", s.batching.max_batch, "users per model batch")

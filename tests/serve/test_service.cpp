@@ -25,6 +25,7 @@
 #include <slmrec/model/quantized_checkpoint.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/serve/http_service.hpp>
+#include <slmrec/serve/httplib.hpp>
 #include <slmrec/train/checkpoint.hpp>
 
 #include "support/model_configs.hpp"

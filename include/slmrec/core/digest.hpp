@@ -21,7 +21,16 @@
 #ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
 #endif
+// Its AVX-512 path (built with -march=native) trips GCC 12's false
+// -Wuninitialized in the AVX-512 intrinsics (GCC bug 105593; cpu_features.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xxhash.h>
+#pragma GCC diagnostic pop
+#else
+#include <xxhash.h>
+#endif
 
 namespace slmrec {
 

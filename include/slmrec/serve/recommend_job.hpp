@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
-#include <future>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -20,11 +20,22 @@ struct recommend_job {
   recommend_request request;
   std::vector<std::int32_t> items;  // the answer: [users, k] internal ids
   std::vector<float> scores;        // [users, k]
-  std::promise<void> done;
+  std::exception_ptr error;         // set instead of the answer when the model threw
+  // Called once, on the batcher's thread, when the answer (or the error) is
+  // in; it must not throw, and the job may be gone as soon as it returns.
+  std::function<void()> done;
 
   [[nodiscard]] index users() const { return request.users(); }
   [[nodiscard]] const engine* key() const { return model.get(); }
-  void fail(std::exception_ptr e) { done.set_exception(std::move(e)); }
+  void fail(std::exception_ptr e) {
+    error = std::move(e);
+    finish();
+  }
+  // Calls a copy of done: the job may be freed by the time that call returns.
+  void finish() const {
+    const auto call = done;
+    call();
+  }
 };
 
 // Buffers of the batch step, kept by its one caller across batches.
@@ -90,7 +101,7 @@ inline index run_recommend_batch(std::span<recommend_job* const> jobs, batch_scr
       std::copy_n(s.scores.begin() + r * k, jk, job->scores.begin() + u * jk);
     }
   }
-  for (auto* j : jobs) j->done.set_value();
+  for (auto* j : jobs) j->finish();
   return total;
 }
 
