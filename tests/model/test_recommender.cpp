@@ -262,6 +262,31 @@ TEST_CASE("length buckets: users sorted by history length, each bucket trimmed t
   CHECK(std::vector<std::int32_t>(middle.begin(), middle.end()) == std::vector<std::int32_t>{0, 5, 6, 7, 8, 9});
 }
 
+TEST_CASE("length buckets cut by cost: the cuts that minimise positions plus a fixed cost per bucket", "[model]") {
+  // Six users of lengths 8, 1, 1, 8, 1, 1 (sorted rows 1 2 4 5 | 0 3).
+  const index columns = 8;
+  const std::vector<index> lengths{8, 1, 1, 8, 1, 1};
+  std::vector<std::int32_t> ids(lengths.size() * std::size_t(columns), 0);
+  for (std::size_t r = 0; r < lengths.size(); ++r)
+    for (index c = columns - lengths[r]; c < columns; ++c) ids[r * std::size_t(columns) + std::size_t(c)] = 1;
+  model::length_buckets b;
+  // Overhead 4: one bucket costs 6 x 8 + 4 = 52, the short four and the long two 4 + 4 + 16 + 4 = 28, a third
+  // bucket only adds 4.
+  b.assign_by_cost(ids, 6, columns, 4, 64);
+  CHECK(b.order == std::vector<std::int32_t>{1, 2, 4, 5, 0, 3});
+  CHECK(b.starts == std::vector<index>{0, 4, 6});
+  CHECK(b.lengths == std::vector<index>{1, 8});
+  // Overhead 100: 148 against 220, one bucket.
+  b.assign_by_cost(ids, 6, columns, 100, 64);
+  CHECK(b.starts == std::vector<index>{0, 6});
+  CHECK(b.lengths == std::vector<index>{8});
+  // At most two users a bucket: three.
+  b.assign_by_cost(ids, 6, columns, 4, 2);
+  CHECK(b.starts == std::vector<index>{0, 2, 4, 6});
+  CHECK(b.lengths == std::vector<index>{1, 1, 8});
+  CHECK(b.positions() == 2 + 2 + 16);
+}
+
 TEST_CASE("length buckets dealt to workers: the costliest first, each to the least loaded", "[model]") {
   // Seven users of lengths 1, 5, 2, 8, 3, 1, 6 in buckets of 2: sorted rows 0 5 | 2 4 | 1 6 | 3, bucket
   // lengths 1, 3, 6, 8. With position cost 1 and row cost 0.5 the buckets cost 3, 7, 13, 8.5:

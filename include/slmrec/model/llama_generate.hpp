@@ -28,7 +28,7 @@ struct llama_lm {
 
 template <backend::backend BE>
 llama_lm<BE> load_llama_lm(const std::filesystem::path& dir, const std::filesystem::path& weights_file = {}) {
-  llama_lm<BE> lm{load_hf_llama<BE>(dir, 0, false, weights_file)};
+  llama_lm<BE> lm{load_hf_llama<BE>(dir, 0, false, weights_file), 0, {}, {}};
   const index dim = lm.llama.decoder->dim();
   const hf_weights w = hf_weights::open(weights_file.empty() ? dir : weights_file);
   const std::string name = "model.embed_tokens.weight";

@@ -154,17 +154,23 @@ class recommender : public training_losses<recommender<BE, Arch, Depth, Quant, P
   // GPU, where padding costs little and launches much, takes it whole.
   const T* encode_last(std::span<const std::int32_t> items, index rows, index columns) {
     if constexpr (host_backend) {
-      if (rows >= 2 * bucket_rows) {
+      if (rows >= 2) {
         require_valid_batch(items, rows, columns, cfg_.max_len, cfg_.num_items);  // errors name the row as given
-        buckets_.assign(items, rows, columns, bucket_rows);
-        // Worth it when it saves a quarter of the positions (the trimmed batch is as wide as the longest history).
-        if (4 * buckets_.positions() < 3 * rows * buckets_.lengths.back()) return encode_last_bucketed(items, columns);
+        buckets_.assign_by_cost(items, rows, columns, bucket_overhead_positions, max_bucket_rows);
+        if (buckets_.count() > 1) return encode_last_bucketed(items, columns);  // else: one bucket, the padded batch
       }
     }
     return encode_last_padded(items, rows, columns);
   }
 
-  // Users per bucket: fewer pad less, more keep the products wide.
+  // encode_last's buckets (length_buckets::assign_by_cost): a bucket costs
+  // its positions plus this many for the forward pass itself, and holds at
+  // most max_bucket_rows users. Measured on the Beauty student (d 64, 2
+  // layers, one thread, model::server batches of 16-64 users): 32 beat 8 and
+  // 96 at every batch size, by 2-14% (docs/serving.md).
+  static constexpr index bucket_overhead_positions = 32, max_bucket_rows = 64;
+  // Users per bucket where a batch is split over workers (serving.hpp), each
+  // worker getting at least two.
   static constexpr index bucket_rows = 16;
 
   // Backward from d loss / d hidden [rows, dim] (as encode returned) to every parameter.
