@@ -5,6 +5,12 @@
 // run, and a graceful stop under load.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -252,6 +258,60 @@ TEST_CASE("service: endpoints, good answers equal to model::server's, and each b
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_errors_total{kind=\"too_large\"} 2"));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_request_seconds_count " + std::to_string(2 * hs.size() + 1)));
   CHECK_THAT(metrics->body, Catch::Contains("slmrec_ready 1"));
+}
+
+// Bytes sent as they are on a fresh connection; the status line of whatever comes back ("" if nothing).
+std::string raw_exchange(int port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(std::uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  for (std::size_t sent = 0; sent < bytes.size();) {
+    const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may answer and close before taking it all
+    sent += std::size_t(n);
+  }
+  std::string in;
+  char buf[4096];
+  while (in.find("\r\n") == std::string::npos) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, std::size_t(n));
+  }
+  ::close(fd);
+  return in.substr(0, in.find("\r\n"));
+}
+
+TEST_CASE("service: broken HTTP is answered by the server (4xx, 505), and the service goes on", "[serve]") {
+  test::temp_dir tmp;
+  const auto dir = write_checkpoint(tmp.path() / "ckpt");
+  running_service s(small_options(), dir);
+  const std::string big_header(64 * 1024, 'x');
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {"GARBAGE LINE\r\n\r\n", "HTTP/1.1 400"},                                      // no HTTP version
+      {"GET /health HTTP/9.9\r\n\r\n", "HTTP/1.1 505"},                                // an HTTP we do not speak
+      {"GET /health HTTP/1.1\r\nNoColonHere\r\n\r\n", "HTTP/1.1 400"},               // a header without ':'
+      {"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + big_header + "\r\n\r\n", "HTTP/1.1 4"},  // header too large
+      {"GET /" + big_header + " HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 4"},           // request line too long
+      {"POST /v1/recommend HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{", "HTTP/1.1 413"},
+      {"POST /v1/recommend HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "HTTP/1.1 400"},
+  };
+  for (const auto& [bytes, status] : broken) {
+    INFO(bytes.substr(0, 60));
+    CHECK_THAT(raw_exchange(s.port, bytes), Catch::StartsWith(status));
+  }
+  // A first line that is not a request line at all (no space in it): libmicrohttpd closes the connection
+  // without an answer, as there is no request to answer.
+  CHECK(raw_exchange(s.port, "GARBAGE\r\n\r\n").empty());
+  auto c = s.client();
+  auto r = c.Post("/v1/recommend", recommend_body({1, 2, 3}, 5, true), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
 }
 
 TEST_CASE("service: /health says loading until a model is loaded; requests meanwhile answer 503", "[serve]") {
