@@ -8,6 +8,11 @@
 //               until --requests answers or --duration seconds; throughput,
 //               p50 and p99 latency, errors, and the service's mean batch
 //               (from its /metrics)
+// --repeat R runs the whole sequence (in-process, then every client count) R
+// times, each client count's ratio against the in-process throughput measured
+// just before it, and ends with the medians over the repeats: on a shared
+// machine whose speed drifts from minute to minute, a ratio of two numbers
+// taken apart in time measures the drift as much as the service.
 // Start the service first (same checkpoint), then:
 //   load_serve --checkpoint runs/student --data Beauty.txt --port 8080 --clients 1,8,64
 // Histories are the dataset's users, each without its last item (the held-out one).
@@ -43,7 +48,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct options {
   std::string checkpoint, data, host = "127.0.0.1", clients = "1,8,64";
-  int port = 8080, threads = 0, rounds = 5, server_pid = 0, client_threads = 1;
+  int port = 8080, threads = 0, rounds = 5, server_pid = 0, client_threads = 1, repeat = 1;
   index batch = 64, k = 10, users = 4096;
   long long requests = 20000;
   double duration = 20;
@@ -192,6 +197,9 @@ int main(int argc, char** argv) {
   app.add_option("--client-threads", o.client_threads,
                  "threads driving the clients' connections (epoll; each thread holds clients / threads)")
       ->capture_default_str();
+  app.add_option("--repeat", o.repeat, "times to run the whole sequence (medians at the end)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--server-pid", o.server_pid, "the service's process id: report its CPU time per request");
   bool skip_in_process = false;
   app.add_flag("--no-in-process", skip_in_process, "only the load test");
@@ -208,24 +216,49 @@ int main(int argc, char** argv) {
     requests.push_back(slmrec::bench::http_post(o.host, o.port, "/v1/recommend",
                                                 nlohmann::json{{"history", h}, {"k", o.k}}.dump()));
 
-  in_process ip;
-  if (!skip_in_process) {
-    ip = measure_in_process(o, hs);
-    fmt::print("in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n", o.batch,
-               ip.batch_users_per_s, ip.one_user_ms);
-  }
-  fmt::print(
-      "\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
-      "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  struct row {
+    double rate, ratio, p50_ms, p99_ms, mean_batch;
+  };
+  std::vector<std::pair<int, std::vector<row>>> by_clients;  // client count -> one row per repeat
   std::istringstream list(o.clients);
-  for (std::string item; std::getline(list, item, ',');) {
-    const auto r = run_load(o, std::stoi(item), requests);
-    const double rate = double(r.answered) / r.seconds;
-    fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
-               r.answered, r.errors, r.seconds, rate,
-               skip_in_process ? "-" : fmt::format("{:.2f}", rate / ip.batch_users_per_s), r.p50_ms, r.p99_ms,
-               r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
-    std::fflush(stdout);
+  for (std::string item; std::getline(list, item, ',');) by_clients.push_back({std::stoi(item), {}});
+  for (int rep = 0; rep < o.repeat; ++rep) {
+    in_process ip;
+    if (!skip_in_process) {
+      ip = measure_in_process(o, hs);
+      fmt::print("{}in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n",
+                 o.repeat > 1 ? fmt::format("repeat {}: ", rep + 1) : "", o.batch, ip.batch_users_per_s,
+                 ip.one_user_ms);
+    }
+    fmt::print(
+        "\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
+        "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (auto& [clients, rows] : by_clients) {
+      const auto r = run_load(o, clients, requests);
+      const double rate = double(r.answered) / r.seconds;
+      const double ratio = skip_in_process ? 0.0 : rate / ip.batch_users_per_s;
+      rows.push_back({rate, ratio, r.p50_ms, r.p99_ms, r.mean_batch});
+      fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
+                 r.answered, r.errors, r.seconds, rate, skip_in_process ? "-" : fmt::format("{:.2f}", ratio),
+                 r.p50_ms, r.p99_ms, r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-",
+                 r.client_cpu_us);
+      std::fflush(stdout);
+    }
+    fmt::print("\n");
+  }
+  if (o.repeat > 1) {
+    const auto median_of = [](const std::vector<row>& rows, double row::*field) {
+      std::vector<double> v;
+      for (const auto& r : rows) v.push_back(r.*field);
+      return slmrec::bench::median(v);
+    };
+    fmt::print("medians over {} repeats\n\n| clients | requests/s | vs batch path | p50 ms | p99 ms | mean batch |\n"
+               "|---|---|---|---|---|---|\n",
+               o.repeat);
+    for (const auto& [clients, rows] : by_clients)
+      fmt::print("| {} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} |\n", clients, median_of(rows, &row::rate),
+                 skip_in_process ? "-" : fmt::format("{:.2f}", median_of(rows, &row::ratio)),
+                 median_of(rows, &row::p50_ms), median_of(rows, &row::p99_ms), median_of(rows, &row::mean_batch));
   }
   return 0;
 }
