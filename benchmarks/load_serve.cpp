@@ -8,11 +8,11 @@
 //               until --requests answers or --duration seconds; throughput,
 //               p50 and p99 latency, errors, and the service's mean batch
 //               (from its /metrics)
-// --repeat R runs the whole sequence (in-process, then every client count) R
-// times, each client count's ratio against the in-process throughput measured
-// just before it, and ends with the medians over the repeats: on a shared
-// machine whose speed drifts from minute to minute, a ratio of two numbers
-// taken apart in time measures the drift as much as the service.
+// Each client count's ratio is against the in-process throughput measured just
+// before and just after it (their geometric mean), and --repeat R runs the
+// whole sequence R times and ends with the medians over the repeats: on a
+// shared machine whose speed drifts from minute to minute, a ratio of two
+// numbers taken apart in time measures the drift as much as the service.
 // Start the service first (same checkpoint), then:
 //   load_serve --checkpoint runs/student --data Beauty.txt --port 8080 --clients 1,8,64
 // Histories are the dataset's users, each without its last item (the held-out one).
@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -231,17 +232,23 @@ int main(int argc, char** argv) {
                  ip.one_user_ms);
     }
     fmt::print(
-        "\n| clients | answered | errors | seconds | requests/s | vs batch path | p50 ms | p99 ms | mean batch | "
-        "server CPU us/req | client CPU us/req |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        "\n| clients | answered | errors | seconds | requests/s | batch path before / after, users/s | vs batch path "
+        "| p50 ms | p99 ms | mean batch | server CPU us/req | client CPU us/req |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto& [clients, rows] : by_clients) {
       const auto r = run_load(o, clients, requests);
       const double rate = double(r.answered) / r.seconds;
-      const double ratio = skip_in_process ? 0.0 : rate / ip.batch_users_per_s;
+      // The batch path measured again after the load: the ratio is against the
+      // geometric mean of the two measurements that bracket it.
+      const double before = ip.batch_users_per_s;
+      if (!skip_in_process) ip = measure_in_process(o, hs);
+      const double ratio = skip_in_process ? 0.0 : rate / std::sqrt(before * ip.batch_users_per_s);
       rows.push_back({rate, ratio, r.p50_ms, r.p99_ms, r.mean_batch});
-      fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
-                 r.answered, r.errors, r.seconds, rate, skip_in_process ? "-" : fmt::format("{:.2f}", ratio),
-                 r.p50_ms, r.p99_ms, r.mean_batch, o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-",
-                 r.client_cpu_us);
+      fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n",
+                 r.clients, r.answered, r.errors, r.seconds, rate,
+                 skip_in_process ? "-" : fmt::format("{:.0f} / {:.0f}", before, ip.batch_users_per_s),
+                 skip_in_process ? "-" : fmt::format("{:.2f}", ratio), r.p50_ms, r.p99_ms, r.mean_batch,
+                 o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
       std::fflush(stdout);
     }
     fmt::print("\n");
