@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -59,43 +60,63 @@ struct in_process {
   double batch_users_per_s = 0, one_user_ms = 0;
 };
 
-// model::server on the same histories: the batch path's throughput and one user's latency.
-in_process measure_in_process(const options& o, const std::vector<std::vector<std::int32_t>>& hs) {
-  in_process r;
-  slmrec::model::with_any_checkpoint<slmrec::backend::eigen_cpu>(o.checkpoint, [&](auto& m) {
-    slmrec::model::server serve(m, o.threads);
-    const index max_len = m.config().max_len;
-    const index n = std::min<index>(index(hs.size()), 1024) / o.batch * o.batch;
-    std::vector<std::int32_t> items(std::size_t(n * max_len), 0), top(std::size_t(o.batch * o.k));
-    std::vector<float> scores(top.size());
-    for (index u = 0; u < n; ++u) {
+// model::server on the same histories: the batch path's throughput and one
+// user's latency. Made once (the checkpoint loaded, the batch laid out), then
+// measured as often as the load test asks.
+template <class Server>
+class in_process_bench {
+ public:
+  in_process_bench(const options& o, Server& serve, index max_len, const std::vector<std::vector<std::int32_t>>& hs)
+      : o_(o),
+        serve_(serve),
+        max_len_(max_len),
+        hs_(hs),
+        n_(std::min<index>(index(hs.size()), 1024) / o.batch * o.batch),
+        items_(std::size_t(n_ * max_len), 0),
+        top_(std::size_t(o.batch * o.k)),
+        scores_(top_.size()) {
+    for (index u = 0; u < n_; ++u) {
       const auto& h = hs[std::size_t(u)];
       const index kept = std::min<index>(index(h.size()), max_len);
-      std::copy(h.end() - kept, h.end(), items.begin() + (u + 1) * max_len - kept);
+      std::copy(h.end() - kept, h.end(), items_.begin() + (u + 1) * max_len - kept);
     }
+  }
+
+  in_process operator()() {
+    in_process r;
     std::vector<double> rates;
-    for (int round = 0; round < o.rounds; ++round) {
+    for (int round = 0; round < o_.rounds; ++round) {
       const auto t = slmrec::bench::time_calls(
           [&] {
-            for (index u0 = 0; u0 < n; u0 += o.batch)
-              serve.recommend(std::span(items).subspan(std::size_t(u0 * max_len), std::size_t(o.batch * max_len)),
-                              o.batch, max_len, o.k, true, top, scores);
+            for (index u0 = 0; u0 < n_; u0 += o_.batch)
+              serve_.recommend(std::span(items_).subspan(std::size_t(u0 * max_len_), std::size_t(o_.batch * max_len_)),
+                               o_.batch, max_len_, o_.k, true, top_, scores_);
           },
           1, 3);
-      rates.push_back(double(n) / (t.median / 1000.0));
+      rates.push_back(double(n_) / (t.median / 1000.0));
     }
     r.batch_users_per_s = slmrec::bench::median(rates);
     std::size_t next = 0;
-    r.one_user_ms = slmrec::bench::time_calls(
-                        [&] {
-                          serve.recommend(hs[next++ % hs.size()], o.k, true, std::span(top).first(std::size_t(o.k)),
-                                          std::span(scores).first(std::size_t(o.k)));
-                        },
-                        50, 1000)
-                        .median;
-  });
-  return r;
-}
+    r.one_user_ms =
+        slmrec::bench::time_calls(
+            [&] {
+              serve_.recommend(hs_[next++ % hs_.size()], o_.k, true, std::span(top_).first(std::size_t(o_.k)),
+                               std::span(scores_).first(std::size_t(o_.k)));
+            },
+            50, 1000)
+            .median;
+    return r;
+  }
+
+ private:
+  const options& o_;
+  Server& serve_;
+  index max_len_;
+  const std::vector<std::vector<std::int32_t>>& hs_;
+  index n_;
+  std::vector<std::int32_t> items_, top_;
+  std::vector<float> scores_;
+};
 
 // CPU seconds (user + system) a process has used so far, from /proc (0 if unknown).
 double cpu_seconds(int pid) {
@@ -176,6 +197,64 @@ load_result run_load(const options& o, int clients, const std::vector<std::strin
   return r;
 }
 
+// The load test's sequence, --repeat times: for each repeat the batch path
+// (measure, unless empty), then every client count, each followed by the
+// batch path again; then the medians.
+void run_series(const options& o, const std::vector<std::string>& requests,
+                const std::function<in_process()>& measure) {
+  struct row {
+    double rate, ratio, p50_ms, p99_ms, mean_batch;
+  };
+  std::vector<std::pair<int, std::vector<row>>> by_clients;  // client count -> one row per repeat
+  std::istringstream list(o.clients);
+  for (std::string item; std::getline(list, item, ',');) by_clients.push_back({std::stoi(item), {}});
+  for (int rep = 0; rep < o.repeat; ++rep) {
+    in_process ip;
+    if (measure) {
+      ip = measure();
+      fmt::print("{}in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n",
+                 o.repeat > 1 ? fmt::format("repeat {}: ", rep + 1) : "", o.batch, ip.batch_users_per_s,
+                 ip.one_user_ms);
+    }
+    fmt::print(
+        "\n| clients | answered | errors | seconds | requests/s | batch path before / after, users/s | vs batch path "
+        "| p50 ms | p99 ms | mean batch | server CPU us/req | client CPU us/req |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (auto& [clients, rows] : by_clients) {
+      const auto r = run_load(o, clients, requests);
+      const double rate = double(r.answered) / r.seconds;
+      // The batch path measured again after the load: the ratio is against the
+      // geometric mean of the two measurements that bracket it.
+      const double before = ip.batch_users_per_s;
+      if (measure) ip = measure();
+      const double ratio = !measure ? 0.0 : rate / std::sqrt(before * ip.batch_users_per_s);
+      rows.push_back({rate, ratio, r.p50_ms, r.p99_ms, r.mean_batch});
+      fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n", r.clients,
+                 r.answered, r.errors, r.seconds, rate,
+                 !measure ? "-" : fmt::format("{:.0f} / {:.0f}", before, ip.batch_users_per_s),
+                 !measure ? "-" : fmt::format("{:.2f}", ratio), r.p50_ms, r.p99_ms, r.mean_batch,
+                 o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
+      std::fflush(stdout);
+    }
+    fmt::print("\n");
+  }
+  if (o.repeat > 1) {
+    const auto median_of = [](const std::vector<row>& rows, double row::*field) {
+      std::vector<double> v;
+      for (const auto& r : rows) v.push_back(r.*field);
+      return slmrec::bench::median(v);
+    };
+    fmt::print(
+        "medians over {} repeats\n\n| clients | requests/s | vs batch path | p50 ms | p99 ms | mean batch |\n"
+        "|---|---|---|---|---|---|\n",
+        o.repeat);
+    for (const auto& [clients, rows] : by_clients)
+      fmt::print("| {} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} |\n", clients, median_of(rows, &row::rate),
+                 !measure ? "-" : fmt::format("{:.2f}", median_of(rows, &row::ratio)), median_of(rows, &row::p50_ms),
+                 median_of(rows, &row::p99_ms), median_of(rows, &row::mean_batch));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,58 +293,17 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> requests;  // whole HTTP requests, made before the clock starts
   for (const auto& h : hs)
-    requests.push_back(slmrec::bench::http_post(o.host, o.port, "/v1/recommend",
-                                                nlohmann::json{{"history", h}, {"k", o.k}}.dump()));
+    requests.push_back(
+        slmrec::bench::http_post(o.host, o.port, "/v1/recommend", nlohmann::json{{"history", h}, {"k", o.k}}.dump()));
 
-  struct row {
-    double rate, ratio, p50_ms, p99_ms, mean_batch;
-  };
-  std::vector<std::pair<int, std::vector<row>>> by_clients;  // client count -> one row per repeat
-  std::istringstream list(o.clients);
-  for (std::string item; std::getline(list, item, ',');) by_clients.push_back({std::stoi(item), {}});
-  for (int rep = 0; rep < o.repeat; ++rep) {
-    in_process ip;
-    if (!skip_in_process) {
-      ip = measure_in_process(o, hs);
-      fmt::print("{}in-process model::server: batch of {} users {:.0f} users/s; one user {:.3f} ms (median)\n",
-                 o.repeat > 1 ? fmt::format("repeat {}: ", rep + 1) : "", o.batch, ip.batch_users_per_s,
-                 ip.one_user_ms);
-    }
-    fmt::print(
-        "\n| clients | answered | errors | seconds | requests/s | batch path before / after, users/s | vs batch path "
-        "| p50 ms | p99 ms | mean batch | server CPU us/req | client CPU us/req |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (auto& [clients, rows] : by_clients) {
-      const auto r = run_load(o, clients, requests);
-      const double rate = double(r.answered) / r.seconds;
-      // The batch path measured again after the load: the ratio is against the
-      // geometric mean of the two measurements that bracket it.
-      const double before = ip.batch_users_per_s;
-      if (!skip_in_process) ip = measure_in_process(o, hs);
-      const double ratio = skip_in_process ? 0.0 : rate / std::sqrt(before * ip.batch_users_per_s);
-      rows.push_back({rate, ratio, r.p50_ms, r.p99_ms, r.mean_batch});
-      fmt::print("| {} | {} | {} | {:.1f} | {:.0f} | {} | {} | {:.3f} | {:.3f} | {:.1f} | {} | {:.0f} |\n",
-                 r.clients, r.answered, r.errors, r.seconds, rate,
-                 skip_in_process ? "-" : fmt::format("{:.0f} / {:.0f}", before, ip.batch_users_per_s),
-                 skip_in_process ? "-" : fmt::format("{:.2f}", ratio), r.p50_ms, r.p99_ms, r.mean_batch,
-                 o.server_pid > 0 ? fmt::format("{:.0f}", r.server_cpu_us) : "-", r.client_cpu_us);
-      std::fflush(stdout);
-    }
-    fmt::print("\n");
-  }
-  if (o.repeat > 1) {
-    const auto median_of = [](const std::vector<row>& rows, double row::*field) {
-      std::vector<double> v;
-      for (const auto& r : rows) v.push_back(r.*field);
-      return slmrec::bench::median(v);
-    };
-    fmt::print("medians over {} repeats\n\n| clients | requests/s | vs batch path | p50 ms | p99 ms | mean batch |\n"
-               "|---|---|---|---|---|---|\n",
-               o.repeat);
-    for (const auto& [clients, rows] : by_clients)
-      fmt::print("| {} | {:.0f} | {} | {:.3f} | {:.3f} | {:.1f} |\n", clients, median_of(rows, &row::rate),
-                 skip_in_process ? "-" : fmt::format("{:.2f}", median_of(rows, &row::ratio)),
-                 median_of(rows, &row::p50_ms), median_of(rows, &row::p99_ms), median_of(rows, &row::mean_batch));
+  if (skip_in_process) {
+    run_series(o, requests, nullptr);
+  } else {
+    slmrec::model::with_any_checkpoint<slmrec::backend::eigen_cpu>(o.checkpoint, [&](auto& m) {
+      slmrec::model::server serve(m, o.threads);
+      in_process_bench bench(o, serve, m.config().max_len, hs);
+      run_series(o, requests, [&] { return bench(); });
+    });
   }
   return 0;
 }

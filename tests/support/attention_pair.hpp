@@ -4,6 +4,7 @@
 // dispatch): the forward (out, probs), the backward (dq, dk, dv added onto
 // `grad_init`, so accumulation is checked too), and the last position alone,
 // whose reference is the reference forward's last row.
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -21,17 +22,25 @@ struct attention_outputs {
   std::vector<T> out, probs, dq, dk, dv, last;
 };
 
+// Every output by name, for tests that hold each pair to one error measure:
+// for (const auto& [name, field] : attention_fields<T>) CHECK(err(got.*field, want.*field) < tol).
+template <class T>
+inline constexpr std::array<std::pair<const char*, std::vector<T> attention_outputs<T>::*>, 6> attention_fields = {{
+    {"out", &attention_outputs<T>::out},
+    {"probs", &attention_outputs<T>::probs},
+    {"dq", &attention_outputs<T>::dq},
+    {"dk", &attention_outputs<T>::dk},
+    {"dv", &attention_outputs<T>::dv},
+    {"last", &attention_outputs<T>::last},
+}};
+
 // Ops: a type with static attention_forward / _backward / _last and the
 // _forward_ref / _backward_ref twins (a backend, or cpu::attention_kernels<T>).
 // q, dout [B, L, H, D]; k, v [B, L, KV, D]; mask [B, L].
 template <class Ops, class T>
-std::pair<attention_outputs<T>, attention_outputs<T>> run_attention_pair(const attention_shape& s,
-                                                                         const std::vector<T>& q,
-                                                                         const std::vector<T>& k,
-                                                                         const std::vector<T>& v,
-                                                                         const std::vector<T>& dout,
-                                                                         const std::vector<std::int32_t>& mask,
-                                                                         T grad_init) {
+std::pair<attention_outputs<T>, attention_outputs<T>> run_attention_pair(
+    const attention_shape& s, const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v,
+    const std::vector<T>& dout, const std::vector<std::int32_t>& mask, T grad_init) {
   const auto [B, L, H, KV, D] = s;
   attention_outputs<T> got, want;
   for (auto* o : {&got, &want}) {
@@ -42,8 +51,8 @@ std::pair<attention_outputs<T>, attention_outputs<T>> run_attention_pair(const a
     o->dv.assign(k.size(), grad_init);
   }
   Ops::attention_forward(q.data(), k.data(), v.data(), mask.data(), got.out.data(), got.probs.data(), B, L, H, KV, D);
-  Ops::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), want.out.data(), want.probs.data(), B, L, H,
-                             KV, D);
+  Ops::attention_forward_ref(q.data(), k.data(), v.data(), mask.data(), want.out.data(), want.probs.data(), B, L, H, KV,
+                             D);
   Ops::attention_backward(q.data(), k.data(), v.data(), got.probs.data(), dout.data(), got.dq.data(), got.dk.data(),
                           got.dv.data(), B, L, H, KV, D);
   Ops::attention_backward_ref(q.data(), k.data(), v.data(), want.probs.data(), dout.data(), want.dq.data(),
