@@ -67,13 +67,13 @@ nlohmann::json run(const slmrec::dist::mpi& comm, const slmrec::model::recommend
   auto step_all = [&](auto& obj) {
     auto& ps = m.parameters();
     train::adamw<BE> opt(ps, {1e-3, 0.9, 0.999, 1e-8, 0.0});
-    train::data_parallel<dist::mpi, BE> dp(comm, ps);
     data::batch_options bo;
     bo.batch_size = batch;
     bo.max_len = cfg.max_len;
     bo.targets = every_position ? data::target_mode::every_position : data::target_mode::last_position;
     bo.seed = 1;
     data::batcher batches(sequences, bo);
+    train::data_parallel<dist::mpi, BE> dp(comm, ps, batches);
     data::batch b;
     const index total = o.data.empty() ? o.warmup + o.steps : batches.num_batches();
     const index warmup = o.data.empty() ? o.warmup : 0;

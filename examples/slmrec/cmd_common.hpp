@@ -22,14 +22,22 @@ namespace slmrec::cli {
 struct data_options {
   std::string file;
   std::string format = "auto";
+  bool shard = false;  // --shard-data: under mpirun, this rank keeps its own users
   void add(CLI::App* cmd) {
     cmd->add_option("--data", file, "dataset file (sequences, interactions, RecBole .inter or CSV)")->required();
     cmd->add_option("--format", format, "auto|sequences|interactions|recbole|csv")->capture_default_str();
   }
+  // train, distill and eval: data parallelism with each rank holding a shard of the users.
+  void add_shard(CLI::App* cmd) {
+    cmd->add_flag("--shard-data", shard,
+                  "under mpirun: each rank keeps only its own users (user index % ranks) once the file is read");
+  }
   [[nodiscard]] data::dataset load() const {
     data::load_options o;
     o.input_format = data::parse_format(format);
-    return data::read_dataset(file, o);
+    auto d = data::read_dataset(file, o);
+    if (const communicator comm{}; shard && comm.size() > 1) data::keep_shard(d, {comm.rank(), comm.size()});
+    return d;
   }
 };
 

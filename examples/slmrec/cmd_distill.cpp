@@ -28,6 +28,7 @@ void add_distill(CLI::App& app) {
   auto* cmd = app.add_subcommand("distill", "Distill a trained teacher into a shallower student (SLMRec)");
   cmd->add_option("--teacher", o->job.teacher, "the teacher's checkpoint directory")->required();
   o->data.add(cmd);
+  o->data.add_shard(cmd);
   cmd->add_option("--student-layers", o->job.student_layers, "student depth N")->capture_default_str();
   cmd->add_option("--blocks", o->job.blocks, "blocks B (teacher and student depths divisible by B)")->capture_default_str();
   cmd->add_option("--lambda-cos", o->job.weights.cos, "weight of 1 - cos")->capture_default_str();
@@ -47,7 +48,8 @@ void add_distill(CLI::App& app) {
     const auto ds = o->data.load();
     backend::with_device(o->device, [&](auto device) {
       using BE = typename decltype(device)::type;
-      print_test(jobs::run_distill<BE>(o->job, ds, communicator{}));  // dist::mpi under SLMREC_WITH_MPI
+      // dist::mpi under SLMREC_WITH_MPI (dist::nccl for a CUDA device where NCCL was found)
+      with_communicator<BE>([&](const auto& comm) { print_test(jobs::run_distill<BE>(o->job, ds, comm)); });
     });
   });
 }

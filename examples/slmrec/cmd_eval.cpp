@@ -15,6 +15,7 @@
 #include <slmrec/jobs/eval_job.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/quantized_checkpoint.hpp>
+#include <slmrec/train/split.hpp>
 
 #include "cmd_common.hpp"
 
@@ -31,6 +32,7 @@ void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint under a ranking protocol");
   cmd->add_option("--checkpoint", o->checkpoint, "checkpoint directory")->required();
   o->data.add(cmd);
+  o->data.add_shard(cmd);
   cmd->add_option("--protocol", o->job.protocol, "full (all items) | sampled (target + negatives)")->capture_default_str();
   cmd->add_option("--negatives", o->job.negatives, "sampled: number of negatives")->capture_default_str();
   cmd->add_option("--sampler", o->job.sampler, "sampled: uniform | popularity")->capture_default_str();
@@ -46,7 +48,7 @@ void add_eval(CLI::App& app) {
   cmd->callback([o] {
     o->job.check();
     const auto ds = o->data.load();
-    const auto split = data::leave_one_out(ds);
+    const auto split = train::leave_one_out(ds, communicator{});
     auto evaluate = [&](auto& m) {
       const auto r = jobs::run_eval(m, o->job, ds, split, o->data.file, communicator{});
       fmt::print("{} split, {} users, {}\n{}\n", o->job.split, r.result.users, r.result.protocol,

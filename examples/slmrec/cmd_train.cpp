@@ -32,6 +32,7 @@ void add_train(CLI::App& app) {
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("train", "Train a recommender (early stopping on validation)");
   o->data.add(cmd);
+  o->data.add_shard(cmd);
   add_model_options(cmd, o->job.model);
   cmd->add_option("--loss", o->job.loss,
                   "ce (softmax over all items) | bce (one sampled negative) | sampled (softmax over a shared sampled "
@@ -81,7 +82,7 @@ void add_train(CLI::App& app) {
     backend::with_device(o->device, [&](auto device) {
       using BE = typename decltype(device)::type;
       // dist::mpi under SLMREC_WITH_MPI (mpirun): this rank's share of every batch; rank 0 alone writes.
-      print_test(jobs::run_train<BE>(o->job, ds, communicator{}));
+      with_communicator<BE>([&](const auto& comm) { print_test(jobs::run_train<BE>(o->job, ds, comm)); });
     });
   });
 }

@@ -6,8 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <slmrec/data/synthetic.hpp>
+
 #include <slmrec/dist/mpi.hpp>
+#include <slmrec/eval/eval.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/nn/parameters.hpp>
 #include <slmrec/train/trainer.hpp>
@@ -71,16 +74,30 @@ class shared_dir {
   std::filesystem::path path_;
 };
 
-// ||a - b|| / ||b|| over the store's values.
-template <class BE>
-double relative_distance(const nn::parameter_store<BE>& a, const nn::parameter_store<BE>& b) {
+// ||a - b|| / ||b|| over n values.
+template <class T>
+double relative_distance(const T* a, const T* b, index n) {
   double diff = 0, ref = 0;
-  for (index i = 0; i < a.total_size(); ++i) {
-    const double x = double(a.values_data()[i]), y = double(b.values_data()[i]);
+  for (index i = 0; i < n; ++i) {
+    const double x = double(a[i]), y = double(b[i]);
     diff += (x - y) * (x - y);
     ref += y * y;
   }
   return std::sqrt(diff / ref);
+}
+// ... over the store's values.
+template <class BE>
+double relative_distance(const nn::parameter_store<BE>& a, const nn::parameter_store<BE>& b) {
+  return relative_distance(a.values_data(), b.values_data(), a.total_size());
+}
+
+// Two evaluations agree exactly: users, every metric bit for bit, the protocol's description.
+inline void check_same_metrics(const eval::eval_result& a, const eval::eval_result& b) {
+  CHECK(a.users == b.users);
+  CHECK(a.population == b.population);
+  CHECK(a.metrics.count() == b.metrics.count());
+  for (std::size_t k = 0; k < a.metrics.means().size(); ++k) CHECK(a.metrics.means()[k] == b.metrics.means()[k]);
+  CHECK(a.protocol == b.protocol);
 }
 
 }  // namespace slmrec::test

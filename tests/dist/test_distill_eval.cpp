@@ -1,5 +1,5 @@
-// Distillation with every loss on, and sharded evaluation, on 2 ranks
-// against one process.
+// Distillation with every loss on, and evaluation (users split or sharded),
+// on 2 ranks against one process.
 #include <catch2/catch.hpp>
 
 #include <slmrec/backend/eigen_cpu.hpp>
@@ -7,6 +7,7 @@
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/model/item_scorer.hpp>
 #include <slmrec/model/recommender.hpp>
+#include <slmrec/train/split.hpp>
 
 #include "dist_support.hpp"
 
@@ -56,33 +57,35 @@ TEST_CASE("float64: 5 distillation steps with every loss on, 2 ranks x 32 equal 
   }
 }
 
-TEST_CASE("sharded evaluation: users split over 2 ranks give one process's metrics exactly") {
+// Users split over the ranks (contiguous shares of one view), or each rank
+// holding its own users (--shard-data: data/shard.hpp), against one process.
+TEST_CASE("evaluation on 2 ranks gives one process's metrics exactly, users split or sharded") {
+  const bool sharded = GENERATE(false, true);
   const dist::mpi comm;
-  const auto ds = test::dist_data(301, 90);  // 301 users: 151 + 150, batches of 64 cut them unevenly
-  const auto split = data::leave_one_out(ds);
+  const auto whole = test::dist_data(301, 90);  // 301 users: 151 + 150, batches of 64 cut them unevenly
+  auto ds = whole;
+  if (sharded) data::keep_shard(ds, {comm.rank(), comm.size()});
+  const auto split = train::leave_one_out(ds, comm), full = data::leave_one_out(whole);
   model::recommender<backend::eigen_cpu, arch::llama> m(test::dist_model(ds.num_items));
   m.initialize(4);
-  const auto view = eval::test_view(split, ds);
+  const auto view = eval::test_view(split, ds), whole_view = eval::test_view(full, whole);
   eval::eval_options eo;
   eo.batch_size = 64;
   eo.max_len = 10;
-  auto same = [&](const eval::eval_result& a, const eval::eval_result& b) {
-    CHECK(a.users == b.users);
-    CHECK(a.metrics.count() == b.metrics.count());
-    for (std::size_t k = 0; k < a.metrics.means().size(); ++k) CHECK(a.metrics.means()[k] == b.metrics.means()[k]);
-    CHECK(a.protocol == b.protocol);
-  };
+  const auto same = test::check_same_metrics;
   SECTION("full ranking, streamed over the catalog (block scorer)") {
     model::item_scorer<decltype(m)> scorer(m);
-    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(view, scorer, eo));
+    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(whole_view, scorer, eo));
   }
-  SECTION("full ranking, whole rows; and sampled ranking") {
+  SECTION("full ranking, whole rows; sampled ranking, uniform and by popularity") {
     auto scorer = [&](const data::batch& in, std::span<float> s) { m.score_last(in.items, in.size, in.length, s); };
-    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(view, scorer, eo));
+    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(whole_view, scorer, eo));
     eo.ranking = eval::protocol::sampled;
     eo.num_negatives = 30;  // 90 items: 99 negatives would not fit beside a long history
-    eo.max_users = 120;     // a seeded subset, the same on every rank
-    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(view, scorer, eo));
+    if (!sharded) eo.max_users = 120;  // a seeded subset, the same on every rank (sharded: drawn per rank)
+    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(whole_view, scorer, eo));
+    eo.negatives = eval::sampling::popularity;  // sharded: the counts summed over the ranks
+    same(eval::evaluate(view, scorer, eo, comm), eval::evaluate(whole_view, scorer, eo));
   }
 }
 

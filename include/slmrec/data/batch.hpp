@@ -167,6 +167,22 @@ class batcher {
     return true;
   }
 
+  // Examples of the epoch not handed out yet.
+  [[nodiscard]] index remaining() const { return num_examples() - cursor_; }
+
+  // Sharded data parallelism (data/shard.hpp): the next `rows` examples of
+  // this rank's own order (fewer, or none, when fewer remain); the caller
+  // decides how many each step takes, so that every rank takes the same
+  // number of steps.
+  void next_rows(batch& out, index rows) {
+    require(rows >= 0, "batcher: {} rows asked for, expected >= 0", rows);
+    rows = std::min(rows, remaining());
+    make_training_batch(sequences_,
+                        std::span(order_).subspan(static_cast<std::size_t>(cursor_), static_cast<std::size_t>(rows)),
+                        options_, out);
+    cursor_ += rows;
+  }
+
  private:
   std::span<const std::vector<std::int32_t>> sequences_;
   batch_options options_;

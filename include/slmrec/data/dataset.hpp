@@ -5,6 +5,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/data/load_report.hpp>
+#include <slmrec/data/shard.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct dataset {
   std::vector<std::string> item_names;
   std::string source;  // the file it came from
   load_report report;  // what the load read, kept and removed
+  // Data parallelism (--shard-data): the users this rank holds; the others' sequences are empty.
+  data::shard shard;
 
   [[nodiscard]] index num_users() const { return static_cast<index>(sequences.size()); }
 

@@ -30,6 +30,8 @@ struct split {
   // a validation target and a test target, so (as SASRec's data_partition)
   // they are used for training only and excluded from validation and test.
   index train_only_users = 0;
+  // The dataset's shard: users outside it are in neither part (data/shard.hpp).
+  data::shard shard;
   // Occurrences of each item in `train` ([num_items + 1], [0] = 0): the
   // popularity that popularity-weighted negative sampling draws from.
   std::vector<std::int64_t> train_item_counts;
@@ -39,8 +41,10 @@ struct split {
   validate(d);
   split s;
   s.num_items = d.num_items;
+  s.shard = d.shard;
   s.train.resize(d.sequences.size());
   for (std::size_t u = 0; u < d.sequences.size(); ++u) {
+    if (!d.shard.holds(index(u))) continue;  // another rank's user
     const auto& seq = d.sequences[u];
     const std::size_t n = seq.size();
     if (n < 3) {

@@ -8,6 +8,8 @@
 //               nothing of this header runs: no cost in speed or results.
 //   dist::mpi   MPI (dist/mpi.hpp, target slmrec::mpi): one rank per process,
 //               launched by mpirun; collectives over host memory.
+//   dist::nccl  MPI for the host side, NCCL for sums of GPU memory
+//               (dist/nccl.hpp, target slmrec::nccl): backend::cuda.
 //
 // The collectives a policy offers are the few data parallelism needs:
 // an in-place sum (dense gradients, counts, losses), an ordered gather of
@@ -32,6 +34,14 @@ concept communicator = requires(const C& c, double* d, std::span<const std::int6
   { c.size() } -> std::convertible_to<int>;
   c.allreduce_sum(d, index(1));
   c.allgatherv(mine, all, counts);
+};
+
+// A communicator that also sums GPU memory in place (dist::nccl): what a
+// device backend's gradient exchange needs.
+template <class C>
+concept device_communicator = communicator<C> && requires(const C& c, float* f, double* d) {
+  c.device_allreduce_sum(f, index(1));
+  c.device_allreduce_sum(d, index(1));
 };
 
 // One process. Every collective is the identity on its own data.

@@ -15,6 +15,10 @@
 // result is bitwise the same on every rank. The union of the rows becomes
 // each rank's touched set, which the clipping and lazy AdamW then visit.
 // Bytes on the wire scale with rows touched, not with the catalog.
+//
+// A device backend (backend::cuda) needs a device communicator (dist::nccl):
+// the dense buckets are summed in GPU memory. It has no row-sparse gradients
+// yet (model::recommender refuses them there), so no sparse rows to exchange.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -44,9 +48,10 @@ class gradient_exchange {
   // bucket_elements: the most gradient values one allreduce carries.
   gradient_exchange(const Comm& comm, nn::parameter_store<BE>& ps, index bucket_elements = index(1) << 22)
       : comm_(comm), ps_(ps), bucket_(bucket_elements) {
-    // Compiles for every backend (the tool instantiates them all), runs on the host ones.
-    require(BE::is_host || comm.size() == 1,
-            "data parallelism exchanges gradients in host memory; the {} backend would need NCCL (not written)",
+    // Compiles for every backend and communicator (the tool instantiates them all).
+    require(BE::is_host || device_communicator<Comm> || comm.size() == 1,
+            "data parallelism on the {} backend sums gradients in GPU memory: it needs dist::nccl (a build with "
+            "SLMREC_WITH_MPI, SLMREC_WITH_CUDA and NCCL), not a host communicator",
             BE::name);
     require(bucket_elements > 0, "gradient_exchange: bucket of {} elements, expected > 0", bucket_elements);
   }
@@ -54,12 +59,12 @@ class gradient_exchange {
   void run() {
     const auto start = std::chrono::steady_clock::now();
     stats_ = {};
-    if (!BE::is_host || comm_.size() == 1) return;
+    if (comm_.size() == 1) return;
     dense_runs();
     for (const auto& [first, count] : runs_)
       for (index at = 0; at < count; at += bucket_) {
         const index n = std::min(bucket_, count - at);
-        comm_.allreduce_sum(ps_.grads_data() + first + at, n);
+        sum_dense(ps_.grads_data() + first + at, n);
         stats_.dense_bytes += n * index(sizeof(T));
       }
     for (const auto& e : ps_.entries())
@@ -70,6 +75,16 @@ class gradient_exchange {
   [[nodiscard]] const exchange_stats& last() const { return stats_; }
 
  private:
+  // Sums n gradient values in place, wherever the backend keeps them.
+  void sum_dense(T* data, index n) {
+    if constexpr (BE::is_host)
+      comm_.allreduce_sum(data, n);
+    else if constexpr (device_communicator<Comm>)
+      comm_.device_allreduce_sum(data, n);
+    else
+      fail("gradient_exchange: the {} backend's gradients need a device communicator", BE::name);
+  }
+
   // Runs of consecutive trainable, dense entries: [offset, offset + count) of the flat buffer.
   void dense_runs() {
     runs_.clear();
@@ -94,9 +109,13 @@ class gradient_exchange {
     comm_.allreduce_sum(&all, 1);
     if (all > 0) {
       ps_.touch_all_rows(e);
-      comm_.allreduce_sum(g, e.size);
+      sum_dense(g, e.size);
       stats_.dense_bytes += e.size * index(sizeof(T));
       return;
+    }
+    if constexpr (!BE::is_host) {
+      fail("gradient_exchange: '{}' has row-sparse gradients, which the {} backend does not have", e.spec.name,
+           BE::name);
     }
     const auto mine = ps_.touched_rows(e).rows;
     ids_.assign(mine.begin(), mine.end());

@@ -87,6 +87,15 @@ class mpi {
   [[nodiscard]] int size() const { return size_; }
   [[nodiscard]] bool root() const { return rank_ == 0; }
   [[nodiscard]] MPI_Comm handle() const { return comm_; }
+  // This rank's place among the ranks of its machine (picks its GPU).
+  [[nodiscard]] int local_rank() const {
+    MPI_Comm node;
+    MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+    int local = 0;
+    MPI_Comm_rank(node, &local);
+    MPI_Comm_free(&node);
+    return local;
+  }
 
   // data[0, n) <- its sum over the ranks, the same on every rank.
   template <class T>

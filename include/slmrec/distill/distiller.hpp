@@ -76,6 +76,11 @@ class distiller {
     cache_.resize(std::size_t(offset_.back() * map.blocks * d));
   }
 
+  // Rows of teacher states the cache holds room for (per block): one per
+  // user of train_sequences, or one per aligned position. With sharded data
+  // (data/shard.hpp) the other ranks' users are empty: each rank caches its own.
+  [[nodiscard]] index cache_rows() const { return offset_.back(); }
+
   // `global` (data parallelism): the global batch's counts; each term's sum
   // is divided by them instead of this batch's own, and the terms returned
   // are this share's part of the global means (they add up over the ranks).

@@ -19,7 +19,11 @@
 // over the ranks (contiguous shares, data::share_of); each rank ranks its
 // share, the ranks are gathered in view order and every rank accumulates all
 // of them in that order: the metrics are those of one process, bit for bit
-// (a user's rank does not depend on its batch-mates).
+// (a user's rank does not depend on its batch-mates). A sharded view
+// (--shard-data: each rank holds its own users, data/shard.hpp) is ranked
+// whole on each rank, and the ranks are gathered with their user indices and
+// accumulated in user order: again one process's metrics, bit for bit, when
+// every user is evaluated (a --eval-users sample is drawn per rank instead).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -66,7 +70,8 @@ struct eval_options {
 struct eval_result {
   metric_accumulator metrics;
   std::string protocol;  // print it next to the numbers: sampled and full numbers are not comparable
-  index users = 0;
+  index users = 0;       // evaluated
+  index population = 0;  // the view's users (over every rank's shard), of which `users` were drawn
 
   [[nodiscard]] nlohmann::json to_json() const {
     return {{"protocol", protocol}, {"users", users}, {"metrics", metrics.to_json()}};
@@ -75,9 +80,9 @@ struct eval_result {
 
 namespace detail {
 
-inline std::string describe(const split_view& view, const eval_options& o, index users) {
-  std::string who = users == view.size() ? fmt::format("{} users", users)
-                                         : fmt::format("a random {} of {} users (seed {})", users, view.size(), o.seed);
+inline std::string describe(const split_view& view, const eval_options& o, index users, index all_users) {
+  std::string who = users == all_users ? fmt::format("{} users", users)
+                                       : fmt::format("a random {} of {} users (seed {})", users, all_users, o.seed);
   if (o.ranking == protocol::full)
     return fmt::format("full ranking: target vs all {} items{}, pessimistic ties, {}", view.num_items,
                        o.exclude_history ? " except those in the input" : "", who);
@@ -124,24 +129,45 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
   const negative_sampler sampler = !sampled || options.negatives == sampling::uniform
                                        ? negative_sampler(view.num_items)
                                        : negative_sampler(view.num_items, view.item_counts);
-  const std::vector<std::size_t> chosen = detail::chosen_users(n, options);
-  const data::batch_share share = data::share_of(index(chosen.size()), comm.rank(), comm.size());
+  const bool sharded = !view.shard.whole();
+  require(!sharded || (comm.size() == view.shard.parts && comm.rank() == view.shard.part),
+          "evaluate: the view holds shard {} of {} of the users, but this is rank {} of {}", view.shard.part,
+          view.shard.parts, comm.rank(), comm.size());
+  eval_options own = options;  // a sharded view: this rank's share of a --eval-users sample, from its own users
+  if (sharded && options.max_users > 0) {
+    own.max_users = data::share_of(options.max_users, comm.rank(), comm.size()).count;
+    own.seed = options.seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(comm.rank()));
+  }
+  std::vector<std::size_t> chosen = detail::chosen_users(n, sharded ? own : options);
+  if (sharded && options.max_users > 0 && own.max_users == 0) chosen.clear();  // a sample smaller than the ranks
+  const data::batch_share share = sharded ? data::batch_share{0, index(chosen.size())}
+                                          : data::share_of(index(chosen.size()), comm.rank(), comm.size());
   const auto rows = std::span(chosen).subspan(std::size_t(share.first), std::size_t(share.count));
   const auto width = static_cast<std::size_t>(view.num_items) + 1;
   const auto length = static_cast<std::size_t>(options.max_len);
 
   eval_result result;
   result.users = static_cast<index>(chosen.size());
-  std::vector<std::int64_t> ranked;  // distributed: this share's ranks, in view order
-  const auto add = [&](index rank) {
+  index all_users = n;
+  if (sharded) {
+    double counts[2] = {double(result.users), double(n)};
+    comm.allreduce_sum(counts, 2);
+    result.users = index(counts[0]);
+    all_users = index(counts[1]);
+  }
+  std::vector<std::int64_t> ranked;  // distributed: this share's ranks, in view order (sharded: user, rank pairs)
+  const auto add = [&](std::size_t k, index rank) {  // k: the user's row in the view
     if constexpr (Comm::distributed) {
       require(rank >= 0, "rank {} is negative, expected a 0-based rank", rank);
+      if (sharded) ranked.push_back(view.users[k]);
       ranked.push_back(rank);
     } else {
+      (void)k;
       result.metrics.add(rank);
     }
   };
-  result.protocol = detail::describe(view, options, result.users);
+  result.population = all_users;
+  result.protocol = detail::describe(view, options, result.users, all_users);
   data::batch in;
   std::vector<float> scores;
   std::vector<std::int32_t> seen;  // sampled ranking: the items a user interacted with
@@ -186,7 +212,7 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
           fail("evaluate: {}", e.what());
         }
         for (std::size_t r = 0; r < count; ++r) try {
-            add(ranks[r].finish());
+            add(rows[begin + r], ranks[r].finish());
           } catch (const error& e) {
             user_error(rows[begin + r], e);
           }
@@ -209,8 +235,8 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
         require(view.targets[k] >= 1 && view.targets[k] <= view.num_items, "target item {} out of range [1, {}]",
                 view.targets[k], view.num_items);
         if (!sampled) {
-          add(full_rank(row, view.targets[k],
-                        options.exclude_history ? std::span(view.inputs[k]) : std::span<const std::int32_t>{}));
+          add(k, full_rank(row, view.targets[k],
+                           options.exclude_history ? std::span(view.inputs[k]) : std::span<const std::int32_t>{}));
           continue;
         }
         const auto nan = std::find_if(row.begin() + 1, row.end(), [](float s) { return std::isnan(s); });
@@ -227,7 +253,7 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
         seen.push_back(view.targets[k]);  // never a negative, whatever the view holds
         rng r_user = rng::derived(options.seed, static_cast<std::uint64_t>(user));
         const auto negatives = sampler.sample(options.num_negatives, seen, r_user);
-        add(sampled_rank(row, view.targets[k], negatives));
+        add(k, sampled_rank(row, view.targets[k], negatives));
       } catch (const error& e) {
         user_error(k, e);
       }
@@ -237,7 +263,14 @@ requires std::invocable<Scorer&, const data::batch&, std::span<float>> || block_
     std::vector<std::int64_t> all;
     std::vector<index> counts;
     comm.allgatherv(std::span<const std::int64_t>(ranked), all, counts);
-    for (const auto r : all) result.metrics.add(index(r));
+    if (sharded) {  // (user, rank) pairs: accumulated in user order, as one process does
+      std::vector<std::pair<std::int64_t, std::int64_t>> pairs(all.size() / 2);
+      for (std::size_t i = 0; i < pairs.size(); ++i) pairs[i] = {all[2 * i], all[2 * i + 1]};
+      std::sort(pairs.begin(), pairs.end());
+      for (const auto& [user, r] : pairs) result.metrics.add(index(r));
+    } else {
+      for (const auto r : all) result.metrics.add(index(r));
+    }
   }
   return result;
 }

@@ -19,6 +19,7 @@ struct split_view {
   std::span<const std::int32_t> targets{};                 // [n]
   std::span<const std::vector<std::int32_t>> sequences{};  // [all users] whole sequences; empty: input + target
   std::span<const std::int64_t> item_counts{};             // [num_items + 1]; needed by popularity sampling
+  data::shard shard{};  // --shard-data: the view holds this rank's users only (data/shard.hpp)
 
   [[nodiscard]] index size() const { return static_cast<index>(users.size()); }
 };
@@ -27,7 +28,7 @@ struct split_view {
   require(s.num_items == d.num_items && s.train.size() == d.sequences.size(),
           "split view: the split ({} users, {} items) was not made from this dataset ({} users, {} items)",
           s.train.size(), s.num_items, d.sequences.size(), d.num_items);
-  return {s.num_items, part.users, part.inputs, part.targets, d.sequences, s.train_item_counts};
+  return {s.num_items, part.users, part.inputs, part.targets, d.sequences, s.train_item_counts, s.shard};
 }
 
 // Validation: input = training prefix, target = second-to-last item.

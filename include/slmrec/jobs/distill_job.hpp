@@ -15,6 +15,7 @@
 #include <slmrec/jobs/report.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/hf_llama.hpp>
+#include <slmrec/train/split.hpp>
 #include <slmrec/train/trainer.hpp>
 
 namespace slmrec::jobs {
@@ -39,7 +40,7 @@ test_report_t run_distill(const distill_job& job, const data::dataset& ds, const
   weights.norm_type = distill::parse_norm_kind(job.norm);
   require(job.align == "last" || job.align == "all", "--align '{}' is not one of last, all", job.align);
   weights.all_positions = job.align == "all";
-  const auto split = data::leave_one_out(ds);
+  const auto split = train::leave_one_out(ds, comm);
   const auto tcfg = model::checkpoint_model_config(job.teacher);
   require(tcfg.num_items == ds.num_items, "the teacher was trained on {} items, {} has {}", tcfg.num_items, ds.source,
           ds.num_items);

@@ -62,7 +62,7 @@ eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds,
   r.json["users"] = r.result.users;
   r.json["eval_users"] = r.result.users;  // the sample (as train's metrics.jsonl records it): size, seed, population
   r.json["eval_seed"] = job.seed;
-  r.json["eval_users_total"] = view.size();
+  r.json["eval_users_total"] = r.result.population;
   return r;
 }
 

@@ -21,6 +21,7 @@
 #include <slmrec/model/pretrained_backbone.hpp>
 #include <slmrec/train/candidate_sampler.hpp>
 #include <slmrec/train/objective.hpp>
+#include <slmrec/train/split.hpp>
 #include <slmrec/train/trainer.hpp>
 
 namespace slmrec::jobs {
@@ -64,7 +65,7 @@ void load_item_table(const std::string& dir, Model& m, bool verbose) {
 template <backend::backend BE, class Comm = dist::none>
 test_report_t run_train(const train_job& job, const data::dataset& ds, const Comm& comm = {}) {
   const bool verbose = job.train.verbosity > 0;
-  const auto split = data::leave_one_out(ds);
+  const auto split = train::leave_one_out(ds, comm);
   auto cfg = job.model;
   cfg.num_items = ds.num_items;
   std::filesystem::path backbone;

@@ -11,6 +11,16 @@
 // over the global batch, so N ranks x B/N equal one process x B up to the
 // order of floating-point additions. Dropout masks and sampled negatives
 // derive from (seed, global step, rank): rank 0 uses the one-process seed.
+//
+// Sharded data (--shard-data, data/shard.hpp): each rank holds only its own
+// users, shuffled per epoch from (seed, epoch) over its own examples. The
+// global batch keeps its size and the step count is the one process's
+// (ceil(all examples / batch)); each step a rank takes its share_of the
+// step's rows from its own order, and at the last step whatever it has
+// left, so every example is seen once an epoch and every rank takes the same
+// number of steps. The global batches differ from one process's (each is
+// drawn rank by rank), so a sharded run is reproducible for a fixed N but
+// is not one process's run.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +29,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/hash.hpp>
 #include <slmrec/data/batch.hpp>
+#include <slmrec/data/shard.hpp>
 #include <slmrec/dist/communicator.hpp>
 #include <slmrec/dist/gradient_exchange.hpp>
 #include <slmrec/dist/loss_units.hpp>
@@ -30,9 +41,39 @@ namespace slmrec::train {
 template <dist::communicator Comm, backend::backend BE>
 class data_parallel {
  public:
-  data_parallel(const Comm& comm, nn::parameter_store<BE>& ps) : comm_(comm), ps_(ps), exchange_(comm, ps) {}
+  data_parallel(const Comm& comm, nn::parameter_store<BE>& ps, const data::batcher& batches, data::shard shard = {},
+                index batch_size = 0)
+      : comm_(comm), ps_(ps), exchange_(comm, ps), sharded_(!shard.whole()), batch_(batch_size) {
+    require(!sharded_ || (shard.parts == comm.size() && shard.part == comm.rank()),
+            "data parallel: the data is shard {} of {}, but this is rank {} of {}", shard.part, shard.parts,
+            comm.rank(), comm.size());
+    require(!sharded_ || batch_size > 0, "data parallel: sharded data needs the global batch size, got {}", batch_size);
+    examples_ = batches.num_examples();
+    if (sharded_) {
+      double all = double(examples_);
+      comm_.allreduce_sum(&all, 1);
+      examples_ = index(all);
+    }
+  }
 
-  bool next(data::batcher& batches, data::batch& b) { return batches.next(b, comm_.rank(), comm_.size()); }
+  // Batches of an epoch, the same on every rank.
+  [[nodiscard]] index num_batches(const data::batcher& batches) const {
+    return sharded_ ? (examples_ + batch_ - 1) / batch_ : batches.num_batches();
+  }
+  void start_epoch(data::batcher& batches, std::uint64_t epoch) {
+    batches.start_epoch(epoch);
+    cursor_ = 0;
+  }
+
+  bool next(data::batcher& batches, data::batch& b) {
+    if (!sharded_) return batches.next(b, comm_.rank(), comm_.size());
+    if (cursor_ >= examples_) return false;
+    const index rows = std::min(batch_, examples_ - cursor_);
+    cursor_ += rows;
+    const bool last = cursor_ >= examples_;
+    batches.next_rows(b, last ? batches.remaining() : data::share_of(rows, comm_.rank(), comm_.size()).count);
+    return true;
+  }
 
   // One step's forward, backward and gradient sum; returns the global batch's mean loss.
   template <objective O>
@@ -53,8 +94,15 @@ class data_parallel {
   // gradient and step everywhere); a difference is a bug or a broken MPI, and
   // training on would silently average diverged models.
   void check_replicas(index epoch) {
-    if (!BE::is_host || comm_.size() == 1) return;
-    const std::uint64_t mine = digest64(std::string_view(reinterpret_cast<const char*>(ps_.values_data()),
+    if (comm_.size() == 1) return;
+    const auto* values = ps_.values_data();
+    std::vector<typename BE::scalar> host;  // a device backend's weights, brought over to be digested
+    if constexpr (!BE::is_host) {
+      host.resize(std::size_t(ps_.total_size()));
+      BE::download(values, host.data(), ps_.total_size());
+      values = host.data();
+    }
+    const std::uint64_t mine = digest64(std::string_view(reinterpret_cast<const char*>(values),
                                                          std::size_t(ps_.total_size()) * sizeof(typename BE::scalar)));
     std::vector<std::uint64_t> all;
     std::vector<index> counts;
@@ -73,12 +121,19 @@ class data_parallel {
   const Comm& comm_;
   nn::parameter_store<BE>& ps_;
   dist::gradient_exchange<Comm, BE> exchange_;
+  bool sharded_;
+  index batch_, examples_ = 0, cursor_ = 0;  // sharded: the global batch, examples and examples handed out
 };
 
 template <backend::backend BE>
 class data_parallel<dist::none, BE> {
  public:
-  data_parallel(const dist::none&, nn::parameter_store<BE>&) {}
+  data_parallel(const dist::none&, nn::parameter_store<BE>&, const data::batcher&, data::shard shard = {}, index = 0) {
+    require(shard.whole(), "data parallel: the data is shard {} of {}, but there is one process", shard.part,
+            shard.parts);
+  }
+  [[nodiscard]] index num_batches(const data::batcher& batches) const { return batches.num_batches(); }
+  void start_epoch(data::batcher& batches, std::uint64_t epoch) { batches.start_epoch(epoch); }
   bool next(data::batcher& batches, data::batch& b) { return batches.next(b); }
   template <objective O>
   double train_step(O& obj, const data::batch& b, std::uint64_t seed) {

@@ -122,8 +122,9 @@ fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const
   auto& ps = obj.parameters();
   auto& state = run.state;
   data::batcher batches(split.train, detail::batching(cfg, obj.max_len()));
-  require(batches.num_examples() > 0, "no user has two training items: nothing to train on");
-  lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * batches.num_batches(), cfg.schedule, cfg.min_lr_ratio};
+  data_parallel<Comm, BE> dp(comm, ps, batches, split.shard, cfg.batch_size);
+  require(dp.num_batches(batches) > 0, "no user has two training items: nothing to train on");
+  lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * dp.num_batches(batches), cfg.schedule, cfg.min_lr_ratio};
 
   double elapsed_before = state.history.empty() ? 0.0 : state.history.back().value("elapsed_seconds", 0.0);
   double seconds_to_best = 0.0;
@@ -139,20 +140,24 @@ fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const
   eo.seed = cfg.seed;  // picks the validation sample; full ranking draws nothing else from it
   // Early stopping compares this run's metrics with the checkpoint's best: on
   // another sample of users they would not be comparable.
-  const index eval_users = cfg.eval_users > 0 ? std::min(cfg.eval_users, valid.size()) : valid.size();
+  index valid_users = valid.size();  // sharded data: over every rank's shard
+  if (!split.shard.whole()) {
+    double all = double(valid_users);
+    comm.allreduce_sum(&all, 1);
+    valid_users = index(all);
+  }
+  const index eval_users = cfg.eval_users > 0 ? std::min(cfg.eval_users, valid_users) : valid_users;
   if (!state.history.empty() && !state.finished) {
     const auto& last = state.history.back();
-    require(last.value("eval_users", valid.size()) == eval_users && last.value("eval_seed", cfg.seed) == cfg.seed,
+    require(last.value("eval_users", valid_users) == eval_users && last.value("eval_seed", cfg.seed) == cfg.seed,
             "{}: the checkpoint validated on {} users (seed {}), this run would use {} (seed {}): resume with the "
             "same --eval-users",
-            where, last.value("eval_users", valid.size()), last.value("eval_seed", cfg.seed), eval_users, cfg.seed);
+            where, last.value("eval_users", valid_users), last.value("eval_seed", cfg.seed), eval_users, cfg.seed);
   }
-  data_parallel<Comm, BE> dp(comm, ps);
-
   data::batch b;
   while (!state.finished && state.epoch < cfg.epochs) {
     const auto epoch_start = clock::now();
-    batches.start_epoch(std::uint64_t(state.epoch));
+    dp.start_epoch(batches, std::uint64_t(state.epoch));
     double loss_sum = 0.0;
     index steps = 0, sequences = 0;
     double lr = 0.0;
@@ -171,10 +176,10 @@ fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const
       ++steps;
       sequences += b.size;
       loss_sum += loss;
-      detail::notify_step(step_event{state.step, state.epoch + 1, steps, batches.num_batches(), sequences,
-                                     loss_sum / double(steps),
-                                     std::chrono::duration<double>(clock::now() - epoch_start).count()},
-                          observers...);
+      detail::notify_step(
+          step_event{state.step, state.epoch + 1, steps, dp.num_batches(batches), sequences, loss_sum / double(steps),
+                     std::chrono::duration<double>(clock::now() - epoch_start).count()},
+          observers...);
     }
     detail::notify_trained(observers...);
     double all_sequences = double(sequences);  // the global batch's rows, summed over the ranks
@@ -214,7 +219,7 @@ fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const
                              {"valid", res.metrics.to_json()},
                              {"eval_users", res.users},  // the validation sample: its size, seed and population
                              {"eval_seed", cfg.seed},
-                             {"eval_users_total", valid.size()}});
+                             {"eval_users_total", valid_users}});
     if (state.bad_epochs >= cfg.patience || state.epoch >= cfg.epochs) state.finished = true;
     using store_type = std::remove_cvref_t<decltype(ps)>;
     detail::notify_epoch(epoch_event<store_type, typename BE::scalar>{state, state.history.back(), cfg, metric,
