@@ -14,6 +14,8 @@
 #include <slmrec/core/rng.hpp>
 #include <slmrec/dist/gradient_exchange.hpp>
 #include <slmrec/model/recommender.hpp>
+
+#include "support/model_configs.hpp"
 #if SLMREC_WITH_NCCL
 #include <cmath>
 #include <memory>
@@ -62,16 +64,7 @@ struct mirrored_peer {
 };
 static_assert(dist::device_communicator<mirrored_peer>);
 
-model::recommender_config small() {
-  model::recommender_config c;
-  c.arch = "llama";
-  c.num_items = 40;
-  c.dim = 16;
-  c.heads = 2;
-  c.layers = 1;
-  c.max_len = 8;
-  return c;
-}
+model::recommender_config small() { return test::small_llama("tied", 40, 8); }
 
 // The gradient buffer after one exchange on backend BE, from `grads`.
 template <class BE>

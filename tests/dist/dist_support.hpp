@@ -9,7 +9,12 @@
 #include <catch2/catch.hpp>
 #include <slmrec/data/synthetic.hpp>
 
+#include <memory>
+#include <utility>
+
+#include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/dist/mpi.hpp>
+#include <slmrec/model/recommender.hpp>
 #include <slmrec/eval/eval.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/nn/parameters.hpp>
@@ -55,6 +60,18 @@ inline train::train_config dist_train(index epochs, index batch) {
   t.eval_users = 40;
   t.verbosity = 0;
   return t;
+}
+
+// A float64 llama of `cfg` initialised from seed 3 and trained by fit under
+// `comm` (cross-entropy) into `out`: the model and the run.
+template <class Comm>
+auto fit_llama64(const model::recommender_config& cfg, const data::split& split, const data::dataset& ds,
+                 const train::train_config& tc, const std::filesystem::path& out, const Comm& comm) {
+  auto m = std::make_unique<model::recommender<backend::eigen_cpu_f64, arch::llama>>(cfg);
+  m->initialize(3);
+  train::next_item_objective o(*m, train::loss_kind::cross_entropy);
+  auto r = train::fit(o, split, ds, tc, out, false, comm);
+  return std::pair{std::move(m), std::move(r)};
 }
 
 // A scratch folder of rank 0's, the same path on every rank (one machine).

@@ -142,11 +142,7 @@ TEST_CASE("with dropout, a 2-rank run is reproducible bit for bit (masks from se
   auto cfg = test::dist_model(ds.num_items);
   cfg.dropout = 0.3;
   auto run = [&](const char* name) {
-    auto m = std::make_unique<model64>(cfg);
-    m->initialize(3);
-    train::next_item_objective o(*m, train::loss_kind::cross_entropy);
-    (void)train::fit(o, split, ds, test::dist_train(2, 32), dir.path() / name, false, comm);
-    return m;
+    return test::fit_llama64(cfg, split, ds, test::dist_train(2, 32), dir.path() / name, comm).first;
   };
   const auto a = run("a"), b = run("b");
   CHECK(test::relative_distance(a->parameters(), b->parameters()) == 0.0);

@@ -47,7 +47,7 @@ TEST_CASE("sharded: every example once an epoch, in the same number of steps on 
   bo.seed = 3;
   data::batcher batches(split.train, bo);
   model64 m(test::dist_model(ds.num_items));
-  train::data_parallel<dist::mpi, f64> dp(comm, m.parameters(), batches, split.shard, bo.batch_size);
+  train::data_parallel<dist::mpi, f64> dp(comm, m.parameters(), batches, split.shard);
   CHECK(dp.num_batches(batches) == 5);  // ceil(301 / 64), the one-process count
   std::vector<std::int32_t> expected;
   for (std::int32_t u = 0; u < 301; ++u) expected.push_back(u);
@@ -82,7 +82,7 @@ TEST_CASE("sharded: a step's summed gradient is the gradient of the global batch
   one.initialize(3);
   two.initialize(3);
   train::next_item_objective o1(one, train::loss_kind::cross_entropy), o2(two, train::loss_kind::cross_entropy);
-  train::data_parallel<dist::mpi, f64> dp(comm, two.parameters(), batches, split.shard, bo.batch_size);
+  train::data_parallel<dist::mpi, f64> dp(comm, two.parameters(), batches, split.shard);
   dp.start_epoch(batches, 0);
   data::batch mine, global;
   REQUIRE(dp.next(batches, mine));
@@ -159,13 +159,10 @@ TEST_CASE("sharded training is reproducible bit for bit and learns") {
   auto cfg = test::dist_model(ds.num_items);
   cfg.dropout = 0.2;
   auto run = [&](const char* name) {
-    auto m = std::make_unique<model64>(cfg);
-    m->initialize(3);
-    train::next_item_objective o(*m, train::loss_kind::cross_entropy);
-    const auto r = train::fit(o, split, ds, test::dist_train(3, 32), dir.path() / name, false, comm);
+    auto [m, r] = test::fit_llama64(cfg, split, ds, test::dist_train(3, 32), dir.path() / name, comm);
     CHECK(r.state.history.back()["train_loss"].get<double>() < r.state.history.front()["train_loss"].get<double>());
     CHECK(r.state.history.back()["eval_users_total"].get<index>() == 200);
-    return m;
+    return std::move(m);
   };
   const auto a = run("a"), b = run("b");
   CHECK(test::relative_distance(a->parameters(), b->parameters()) == 0.0);

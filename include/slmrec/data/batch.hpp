@@ -129,6 +129,7 @@ class batcher {
   }
 
   [[nodiscard]] index num_examples() const { return static_cast<index>(examples_.size()); }
+  [[nodiscard]] index batch_size() const { return options_.batch_size; }
   // Users with fewer than 2 training items: nothing to predict from them.
   [[nodiscard]] index skipped_users() const { return skipped_users_; }
   [[nodiscard]] index num_batches() const {

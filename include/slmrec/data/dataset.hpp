@@ -60,4 +60,15 @@ inline void validate(const dataset& d) {
     }
 }
 
+// Data parallelism (--shard-data): empties the sequences of every user outside
+// shard `s` (their memory freed); indices and item ids stay as they were.
+inline void keep_shard(dataset& d, const shard& s) {
+  require(s.parts >= 1 && s.part >= 0 && s.part < s.parts, "shard {} of {}: expected 0 <= part < parts", s.part,
+          s.parts);
+  require(d.shard.whole(), "{}: the dataset is already shard {} of {}", d.source, d.shard.part, d.shard.parts);
+  for (std::size_t u = 0; u < d.sequences.size(); ++u)
+    if (!s.holds(index(u))) std::vector<std::int32_t>().swap(d.sequences[u]);
+  d.shard = s;
+}
+
 }  // namespace slmrec::data

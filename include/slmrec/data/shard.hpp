@@ -8,11 +8,7 @@
 //
 // The file is still parsed whole on every rank: item ids are renumbered and
 // k-core filters applied over the whole catalog, which a partial read could
-// not do consistently.
-#include <cstdint>
-#include <vector>
-
-#include <slmrec/core/error.hpp>
+// not do consistently. keep_shard (data/dataset.hpp) makes a dataset a shard.
 #include <slmrec/core/types.hpp>
 
 namespace slmrec::data {
@@ -24,20 +20,5 @@ struct shard {
   [[nodiscard]] bool holds(index user) const { return user % parts == part; }
   friend bool operator==(const shard&, const shard&) = default;
 };
-
-inline void check(const shard& s) {
-  require(s.parts >= 1 && s.part >= 0 && s.part < s.parts, "shard {} of {}: expected 0 <= part < parts", s.part,
-          s.parts);
-}
-
-// Empties the sequences of every user outside the shard (their memory freed).
-template <class Dataset>
-void keep_shard(Dataset& d, const shard& s) {
-  check(s);
-  require(d.shard.whole(), "{}: the dataset is already shard {} of {}", d.source, d.shard.part, d.shard.parts);
-  for (std::size_t u = 0; u < d.sequences.size(); ++u)
-    if (!s.holds(index(u))) std::vector<std::int32_t>().swap(d.sequences[u]);
-  d.shard = s;
-}
 
 }  // namespace slmrec::data

@@ -41,13 +41,11 @@ namespace slmrec::train {
 template <dist::communicator Comm, backend::backend BE>
 class data_parallel {
  public:
-  data_parallel(const Comm& comm, nn::parameter_store<BE>& ps, const data::batcher& batches, data::shard shard = {},
-                index batch_size = 0)
-      : comm_(comm), ps_(ps), exchange_(comm, ps), sharded_(!shard.whole()), batch_(batch_size) {
+  data_parallel(const Comm& comm, nn::parameter_store<BE>& ps, const data::batcher& batches, data::shard shard = {})
+      : comm_(comm), ps_(ps), exchange_(comm, ps), sharded_(!shard.whole()), batch_(batches.batch_size()) {
     require(!sharded_ || (shard.parts == comm.size() && shard.part == comm.rank()),
             "data parallel: the data is shard {} of {}, but this is rank {} of {}", shard.part, shard.parts,
             comm.rank(), comm.size());
-    require(!sharded_ || batch_size > 0, "data parallel: sharded data needs the global batch size, got {}", batch_size);
     examples_ = batches.num_examples();
     if (sharded_) {
       double all = double(examples_);
@@ -122,13 +120,13 @@ class data_parallel {
   nn::parameter_store<BE>& ps_;
   dist::gradient_exchange<Comm, BE> exchange_;
   bool sharded_;
-  index batch_, examples_ = 0, cursor_ = 0;  // sharded: the global batch, examples and examples handed out
+  index batch_, examples_ = 0, cursor_ = 0;  // the global batch; sharded: all examples, and those handed out
 };
 
 template <backend::backend BE>
 class data_parallel<dist::none, BE> {
  public:
-  data_parallel(const dist::none&, nn::parameter_store<BE>&, const data::batcher&, data::shard shard = {}, index = 0) {
+  data_parallel(const dist::none&, nn::parameter_store<BE>&, const data::batcher&, data::shard shard = {}) {
     require(shard.whole(), "data parallel: the data is shard {} of {}, but there is one process", shard.part,
             shard.parts);
   }

@@ -122,7 +122,7 @@ fit_result fit_with(Objective& obj, Optimizer& opt, training_run<BE>& run, const
   auto& ps = obj.parameters();
   auto& state = run.state;
   data::batcher batches(split.train, detail::batching(cfg, obj.max_len()));
-  data_parallel<Comm, BE> dp(comm, ps, batches, split.shard, cfg.batch_size);
+  data_parallel<Comm, BE> dp(comm, ps, batches, split.shard);
   require(dp.num_batches(batches) > 0, "no user has two training items: nothing to train on");
   lr_schedule sched{cfg.lr, cfg.warmup_steps, cfg.epochs * dp.num_batches(batches), cfg.schedule, cfg.min_lr_ratio};
 
