@@ -64,7 +64,9 @@ struct mirrored_peer {
 };
 static_assert(dist::device_communicator<mirrored_peer>);
 
-model::recommender_config small() { return test::small_llama("tied", 40, 8); }
+model::recommender_config small() {
+  return test::small_llama("tied", 40, 8);
+}
 
 // The gradient buffer after one exchange on backend BE, from `grads`.
 template <class BE>

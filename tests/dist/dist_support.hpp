@@ -14,8 +14,8 @@
 
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/dist/mpi.hpp>
-#include <slmrec/model/recommender.hpp>
 #include <slmrec/eval/eval.hpp>
+#include <slmrec/model/recommender.hpp>
 #include <slmrec/model/recommender_config.hpp>
 #include <slmrec/nn/parameters.hpp>
 #include <slmrec/train/trainer.hpp>
