@@ -26,6 +26,7 @@
 #include <slmrec/distill/distiller.hpp>
 #include <slmrec/distill/init.hpp>
 #include <slmrec/eval/eval.hpp>
+#include <slmrec/eval/popularity.hpp>
 #include <slmrec/io/atomic_file.hpp>
 #include <slmrec/model/arch.hpp>
 #include <slmrec/model/pretrained_backbone.hpp>
@@ -167,13 +168,8 @@ int main(int argc, char** argv) {
     const auto tc = train_config(o);
 
     {  // Popularity: the floor any sequential model must clear.
-      const auto counts = split.train_item_counts;
-      sl::eval::eval_options eo;
-      auto scorer = [&](const sl::data::batch& in, std::span<float> s) {
-        for (slmrec::index r = 0; r < in.size; ++r)
-          for (std::size_t i = 0; i < counts.size(); ++i) s[std::size_t(r) * counts.size() + i] = float(counts[i]);
-      };
-      rows.push_back({"popularity", 0, 0, sl::eval::evaluate(sl::eval::test_view(split, ds), scorer, eo).metrics, 0});
+      sl::eval::popularity_scorer scorer(split.train_item_counts);
+      rows.push_back({"popularity", 0, 0, sl::eval::evaluate(sl::eval::test_view(split, ds), scorer).metrics, 0});
     }
 
     // Stage 1: SASRec; its item table feeds the LLaMA models.

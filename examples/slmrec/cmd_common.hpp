@@ -72,6 +72,9 @@ inline void add_train_options(CLI::App* cmd, train::train_config& t) {
   cmd->add_option("--eval-users", t.eval_users,
                   "validate each epoch on a random sample of this many users, drawn with --seed (0 = all)")
       ->capture_default_str();
+  cmd->add_option("--test-users", t.test_users,
+                  "test the trained model on a random sample of this many users, drawn with --seed (0 = all)")
+      ->capture_default_str();
 }
 
 using jobs::evaluate_model;

@@ -46,10 +46,11 @@ void add_hooks(train::train_config& t, const py::object& progress) {
 // add_train_options), set in one place.
 void set_training(train::train_config& t, index epochs, index batch, double lr, double weight_decay, double beta2,
                   index warmup, const std::string& schedule, double clip, index patience, const std::string& metric,
-                  const std::string& targets, std::uint64_t seed, index eval_users, bool verbose) {
+                  const std::string& targets, std::uint64_t seed, index eval_users, index test_users, bool verbose) {
   t.epochs = epochs, t.batch_size = batch, t.lr = lr, t.weight_decay = weight_decay, t.beta2 = beta2;
   t.warmup_steps = warmup, t.schedule = schedule, t.clip = clip, t.patience = patience, t.metric = metric;
-  t.targets = targets, t.seed = seed, t.eval_users = eval_users, t.verbosity = verbose ? 1 : 0;
+  t.targets = targets, t.seed = seed, t.eval_users = eval_users, t.test_users = test_users;
+  t.verbosity = verbose ? 1 : 0;
 }
 
 // A finished run: its checkpoint loaded as the returned model.
@@ -94,6 +95,8 @@ metric: validation metric for model selection (NDCG@k, HR@k or MRR).
 targets: all (a next-item target at every position) | last.
 seed: the seed of everything random (initialisation, batches, dropout).
 eval_users: validate each epoch on a random sample of this many users (0 = all).
+test_users: test the trained model on a random sample of this many users
+    (0 = all), drawn with seed.
 resume: continue the checkpoint in `out` exactly where it stopped.
 progress: None, or a callable called after every epoch with that epoch's record
     (a dict as metrics.jsonl holds it: epoch, train_loss, valid metrics, ...).
@@ -118,8 +121,8 @@ void bind_train(py::module_& m) {
          const std::string& init, bool freeze_backbone, index lora_rank, double lora_alpha,
          const std::vector<std::string>& lora_targets, index epochs, index batch, double lr, double weight_decay,
          double beta2, index warmup, const std::string& schedule, double clip, index patience,
-         const std::string& metric, const std::string& targets, std::uint64_t seed, index eval_users, bool resume,
-         const py::object& progress, bool verbose) {
+         const std::string& metric, const std::string& targets, std::uint64_t seed, index eval_users, index test_users,
+         bool resume, const py::object& progress, bool verbose) {
         if (!ds) throw py::type_error("train: dataset is None (expected a slmrec.Dataset)");
         jobs::train_job job;
         auto& c = job.model;
@@ -146,7 +149,7 @@ void bind_train(py::module_& m) {
         job.sampled.popularity_power = popularity_power, job.sampled.in_batch = in_batch;
         job.log_q = log_q, job.items_from = items_from, job.train_items = train_items;
         set_training(job.train, epochs, batch, lr, weight_decay, beta2, warmup, schedule, clip, patience, metric,
-                     targets, seed, eval_users, verbose);
+                     targets, seed, eval_users, test_users, verbose);
         job.resume = resume;
         job.out = path_string(out, "out");
         add_hooks(job.train, progress);
@@ -166,8 +169,8 @@ void bind_train(py::module_& m) {
       py::arg("weight_decay") = tc.weight_decay, py::arg("beta2") = tc.beta2, py::arg("warmup") = tc.warmup_steps,
       py::arg("schedule") = tc.schedule, py::arg("clip") = tc.clip, py::arg("patience") = tc.patience,
       py::arg("metric") = tc.metric, py::arg("targets") = tc.targets, py::arg("seed") = tc.seed,
-      py::arg("eval_users") = tc.eval_users, py::arg("resume") = t0.resume, py::arg("progress") = py::none(),
-      py::arg("verbose") = false,
+      py::arg("eval_users") = tc.eval_users, py::arg("test_users") = tc.test_users, py::arg("resume") = t0.resume,
+      py::arg("progress") = py::none(), py::arg("verbose") = false,
       (std::string(R"doc(
 Trains a recommender with early stopping on validation into a checkpoint
 directory, as `slmrec train` does (same options, same defaults, same files:
@@ -225,8 +228,8 @@ lora_targets: projections with adapters, among q, k, v, o, gate, up, down.
          double lambda_cos, double lambda_norm, double lambda_ms, const std::string& norm, const std::string& align,
          const std::string& init, std::optional<double> dropout, index epochs, index batch, double lr,
          double weight_decay, double beta2, index warmup, const std::string& schedule, double clip, index patience,
-         const std::string& metric, const std::string& targets, std::uint64_t seed, index eval_users, bool resume,
-         const py::object& progress, bool verbose) {
+         const std::string& metric, const std::string& targets, std::uint64_t seed, index eval_users, index test_users,
+         bool resume, const py::object& progress, bool verbose) {
         if (!ds) throw py::type_error("distill: dataset is None (expected a slmrec.Dataset)");
         jobs::distill_job job;
         job.teacher = checkpoint_of(teacher);
@@ -234,7 +237,7 @@ lora_targets: projections with adapters, among q, k, v, o, gate, up, down.
         job.weights.cos = lambda_cos, job.weights.norm = lambda_norm, job.weights.ms = lambda_ms;
         job.norm = norm, job.align = align, job.init = init, job.dropout = dropout.value_or(-1.0);
         set_training(job.train, epochs, batch, lr, weight_decay, beta2, warmup, schedule, clip, patience, metric,
-                     targets, seed, eval_users, verbose);
+                     targets, seed, eval_users, test_users, verbose);
         job.resume = resume;
         job.out = path_string(out, "out");
         add_hooks(job.train, progress);
@@ -249,7 +252,8 @@ lora_targets: projections with adapters, among q, k, v, o, gate, up, down.
       py::arg("beta2") = dt.beta2, py::arg("warmup") = dt.warmup_steps, py::arg("schedule") = dt.schedule,
       py::arg("clip") = dt.clip, py::arg("patience") = dt.patience, py::arg("metric") = dt.metric,
       py::arg("targets") = dt.targets, py::arg("seed") = dt.seed, py::arg("eval_users") = dt.eval_users,
-      py::arg("resume") = d0.resume, py::arg("progress") = py::none(), py::arg("verbose") = false,
+      py::arg("test_users") = dt.test_users, py::arg("resume") = d0.resume, py::arg("progress") = py::none(),
+      py::arg("verbose") = false,
       (std::string(R"doc(
 Distills a trained teacher into a shallower student of the same arch (SLMRec),
 as `slmrec distill` does; the student's checkpoint is an ordinary one.

@@ -11,6 +11,7 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/data/id_map.hpp>
 #include <slmrec/data/synthetic.hpp>
+#include <slmrec/jobs/report.hpp>
 #include <slmrec/model/factory.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/train/trainer.hpp>
@@ -293,6 +294,40 @@ TEST_CASE("fit: eval_users validates on a seeded sample of users, recorded in ev
       }
     });
   }
+}
+
+TEST_CASE("test_report: test_users tests a seeded sample of users and records it", "[train]") {
+  const auto ds = toy_data();
+  const auto split = data::leave_one_out(ds);
+  const index everyone = split.test.size();
+  temp_dir dir;
+  model::with_recommender<be>(toy_model("sasrec"), true, [&](auto& m) {
+    m.initialize(1);
+    train::next_item_objective obj(m, train::loss_kind::cross_entropy);
+    auto cfg = toy_train(1);
+    const auto r = train::fit(obj, split, ds, cfg, dir.path());
+    auto test_on = [&](index users, std::uint64_t seed) {
+      eval::eval_options eo;
+      eo.max_len = m.config().max_len;
+      eo.max_users = users;
+      eo.seed = seed;
+      return jobs::evaluate_model(m, eval::test_view(split, ds), eo);
+    };
+    for (const index asked : {index(0), index(50)}) {
+      cfg.test_users = asked;
+      const auto rep = jobs::test_report(m, split, ds, r, cfg, dir.path().string());
+      const index expected = asked > 0 ? asked : everyone;
+      CHECK(rep.json.at("users").template get<index>() == expected);
+      CHECK(rep.json.at("eval_users").template get<index>() == expected);
+      CHECK(rep.json.at("eval_seed").template get<std::uint64_t>() == 7);
+      CHECK(rep.json.at("eval_users_total").template get<index>() == everyone);
+      const auto want = test_on(asked, 7).metrics.to_json();
+      for (const auto& [name, value] : want.items()) CHECK(rep.json.at(name) == value);
+      const auto written = nlohmann::json::parse(io::read_file(dir.path() / "test_metrics.json"));
+      CHECK(written.at("eval_users") == rep.json.at("eval_users"));
+    }
+    CHECK(test_on(50, 7).metrics.to_json() != test_on(0, 7).metrics.to_json());  // a sample, not everyone
+  });
 }
 
 TEST_CASE("checkpoints: weights round-trip; a different shape is a clear error", "[train]") {

@@ -5,11 +5,13 @@
 // tool's JSON last line.
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include <slmrec/data/data.hpp>
 #include <slmrec/eval/eval.hpp>
+#include <slmrec/eval/popularity.hpp>
 #include <slmrec/jobs/report.hpp>
 
 namespace slmrec::jobs {
@@ -38,13 +40,9 @@ struct eval_job_result {
   nlohmann::json json;  // the metrics, protocol, split, users and the sample (the tool's --json line)
 };
 
-// Evaluates m on ds (split leave-one-out); `data_name` names ds in errors.
-template <class Model, class Comm = dist::none>
-eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds, const data::split& split,
-                         const std::string& data_name, const Comm& comm = {}) {
-  job.check();
-  require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}", data_name,
-          ds.num_items, m.config().num_items);
+// The job's protocol as evaluate()'s options, for a scorer that reads the
+// last max_len items of each input.
+inline eval::eval_options eval_options_of(const eval_job& job, index max_len) {
   eval::eval_options eo;
   eo.ranking = job.protocol == "full" ? eval::protocol::full : eval::protocol::sampled;
   eo.exclude_history = !job.keep_history;
@@ -52,10 +50,13 @@ eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds,
   eo.negatives = job.sampler == "uniform" ? eval::sampling::uniform : eval::sampling::popularity;
   eo.seed = job.seed;
   eo.batch_size = job.batch;
-  eo.max_len = m.config().max_len;
+  eo.max_len = max_len;
   eo.max_users = job.max_users;
-  const auto view = job.split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
-  eval_job_result r{evaluate_model(m, view, eo, comm), {}};  // users split over the ranks, if any
+  return eo;
+}
+
+inline eval_job_result job_result(eval::eval_result result, const eval_job& job) {
+  eval_job_result r{std::move(result), {}};
   r.json = r.result.metrics.to_json();
   r.json["protocol"] = r.result.protocol;
   r.json["split"] = job.split;
@@ -64,6 +65,29 @@ eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds,
   r.json["eval_seed"] = job.seed;
   r.json["eval_users_total"] = r.result.population;
   return r;
+}
+
+inline eval::split_view view_of(const eval_job& job, const data::dataset& ds, const data::split& split) {
+  return job.split == "test" ? eval::test_view(split, ds) : eval::valid_view(split, ds);
+}
+
+// Evaluates m on ds (split leave-one-out); `data_name` names ds in errors.
+template <class Model, class Comm = dist::none>
+eval_job_result run_eval(Model& m, const eval_job& job, const data::dataset& ds, const data::split& split,
+                         const std::string& data_name, const Comm& comm = {}) {
+  job.check();
+  require(m.config().num_items == ds.num_items, "{} has {} items but the checkpoint was trained with {}", data_name,
+          ds.num_items, m.config().num_items);
+  // Users split over the ranks, if any.
+  return job_result(evaluate_model(m, view_of(job, ds, split), eval_options_of(job, m.config().max_len), comm), job);
+}
+
+// The popularity baseline (each item's training count, the same list for
+// every user) under the job's protocol: the floor a model must clear.
+inline eval_job_result run_popularity_eval(const eval_job& job, const data::dataset& ds, const data::split& split) {
+  job.check();
+  eval::popularity_scorer pop(split.train_item_counts);
+  return job_result(eval::evaluate(view_of(job, ds, split), pop, eval_options_of(job, 50)), job);
 }
 
 }  // namespace slmrec::jobs

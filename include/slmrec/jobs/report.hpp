@@ -38,19 +38,25 @@ struct test_report_t {
 };
 
 // Evaluates a trained model on the test split (full ranking, history
-// excluded) and writes DIR/test_metrics.json (rank 0 alone under a
-// distributed communicator; every rank gets the same report).
+// excluded; every test user, or t.test_users of them drawn with t.seed) and
+// writes DIR/test_metrics.json (rank 0 alone under a distributed
+// communicator; every rank gets the same report).
 template <class Model, class Comm = dist::none>
 test_report_t test_report(Model& m, const data::split& split, const data::dataset& ds, const train::fit_result& r,
                            const train::train_config& t, const std::string& out, const Comm& comm = {}) {
   eval::eval_options eo;
   eo.max_len = m.config().max_len;
   eo.batch_size = 256;
+  eo.max_users = t.test_users;
+  eo.seed = t.seed;  // picks the sample; full ranking draws nothing else from it
   const auto test = evaluate_model(m, eval::test_view(split, ds), eo, comm);
   nlohmann::json j = test.metrics.to_json();
   j["protocol"] = test.protocol;
   j["split"] = "test";
   j["users"] = test.users;
+  j["eval_users"] = test.users;  // the sample, as `slmrec eval --json` records it
+  j["eval_seed"] = t.seed;
+  j["eval_users_total"] = test.population;
   j["best_epoch"] = r.state.best_epoch;
   j["epochs"] = r.state.epoch;
   j["seconds"] = r.seconds;

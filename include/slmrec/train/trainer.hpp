@@ -61,6 +61,10 @@ struct train_config {
   // users (sampled with `seed`), because full ranking of every user over a
   // million items costs more than an epoch; 0 or more than there are: all.
   index eval_users = 0;
+  // > 0: the test report after training ranks a seeded sample of this many
+  // test users (drawn with `seed`, as `slmrec eval --eval-users N --seed S`
+  // draws them); 0 or more than there are: all.
+  index test_users = 0;
   bool exclude_history = true;  // validation ranking excludes the input's items
   int verbosity = 1;            // 0 quiet, 1 a line per epoch (+ a progress bar on a terminal)
   // Hooks on the training thread, outside any parallel region: after every
@@ -94,6 +98,7 @@ inline void check_config(const train_config& cfg) {
           "unknown validation metric '{}'", cfg.metric);
   require(cfg.targets == "all" || cfg.targets == "last", "targets '{}' is not one of all, last", cfg.targets);
   require(cfg.eval_users >= 0, "eval_users = {}, expected >= 0 (0 = every validation user)", cfg.eval_users);
+  require(cfg.test_users >= 0, "test_users = {}, expected >= 0 (0 = every test user)", cfg.test_users);
 }
 
 inline data::batch_options batching(const train_config& cfg, index max_len) {
