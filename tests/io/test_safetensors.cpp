@@ -190,6 +190,28 @@ TEST_CASE("the writer lays out data as the reference implementation", "[io][safe
   CHECK(w.serialize().find("__metadata__") == std::string::npos);  // omitted when empty
 }
 
+TEST_CASE("borrowed tensors write the same bytes as copied ones, read when written", "[io][safetensors]") {
+  std::vector<float> big(1000), small{1.5f, -2.0f, 3.25f};
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = float(i) * 0.5f - 7.0f;
+  const std::vector<std::int32_t> ids{4, -1, 9};
+  safetensors_writer copied, borrowed;
+  copied.add_f32("big", {10, 100}, big);
+  copied.add_f32("small", {3}, small);
+  copied.add("ids", dtype::i32, {3}, std::as_bytes(std::span(ids)));
+  borrowed.add_f32_borrowed("big", {10, 100}, big);
+  borrowed.add_f32_borrowed("small", {3}, small);
+  borrowed.add_borrowed("ids", dtype::i32, {3}, std::as_bytes(std::span(ids)));
+  CHECK(borrowed.serialize() == copied.serialize());
+  // Borrowed means read at writing time: a change before then is what the file holds.
+  big[7] = 1234.0f;
+  const safetensors_file r = safetensors_file::parse(borrowed.serialize(), "in-memory");
+  CHECK(r.to_float("big")[7] == 1234.0f);
+  CHECK(r.to_float("small") == small);
+  // A borrowed tensor is checked as a copied one.
+  REQUIRE_THROWS_WITH(borrowed.add_f32_borrowed("big", {1000}, big), Contains("tensor 'big' added twice"));
+  REQUIRE_THROWS_WITH(borrowed.add_f32_borrowed("odd", {2, 2}, small), Contains("needs 16 bytes, got 12"));
+}
+
 TEST_CASE("the writer rejects bad input", "[io][safetensors]") {
   safetensors_writer w;
   w.add_f32("x", {2}, std::vector<float>{1, 2});
@@ -340,6 +362,32 @@ TEST_CASE("atomic writes replace the target or leave it alone", "[io][atomic_fil
   REQUIRE_THROWS_WITH(slmrec::io::read_file(dir / "nope.txt"),
                       Contains("nope.txt: cannot open for reading: No such file or directory"));
   REQUIRE_THROWS_WITH(slmrec::io::read_file(dir.path()), Contains("it is a directory"));
+}
+
+TEST_CASE("a directory written atomically: streamed files, and a failure leaves the old one", "[io][atomic_file]") {
+  using slmrec::io::directory_file;
+  temp_dir dir;
+  const fs::path target = dir / "ckpt";
+  slmrec::io::write_directory_atomically(
+      target, {directory_file::bytes("a.txt", "first"), {"b.bin", [](std::ostream& out) { out << "streamed " << 1; }}});
+  CHECK(slmrec::io::read_file(target / "a.txt") == "first");
+  CHECK(slmrec::io::read_file(target / "b.bin") == "streamed 1");
+  // A file that cannot be written: DIR keeps the previous files, and no sibling is left behind.
+  REQUIRE_THROWS_WITH(slmrec::io::write_directory_atomically(target, {directory_file::bytes("a.txt", "second"),
+                                                                      {"b.bin",
+                                                                       [](std::ostream& out) {
+                                                                         out << "partial";
+                                                                         throw std::runtime_error("disk on fire");
+                                                                       }}}),
+                      "disk on fire");
+  CHECK(slmrec::io::read_file(target / "a.txt") == "first");
+  CHECK(slmrec::io::read_file(target / "b.bin") == "streamed 1");
+  CHECK(dir.file_count() == 1);  // ckpt alone
+  // The next write replaces the directory whole.
+  slmrec::io::write_directory_atomically(target, {directory_file::bytes("c.txt", "third")});
+  CHECK(!fs::exists(target / "a.txt"));
+  CHECK(slmrec::io::read_file(target / "c.txt") == "third");
+  CHECK(dir.file_count() == 1);
 }
 
 TEST_CASE("reads the tiny_llama fixture written by transformers", "[io][safetensors][fixture]") {

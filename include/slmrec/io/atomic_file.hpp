@@ -14,6 +14,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <ios>
 #include <iterator>
 #include <limits>
@@ -178,10 +179,25 @@ inline std::string read_file(const std::filesystem::path& source,
   return bytes;
 }
 
+// One file of a directory written by write_directory_atomically: its name
+// and what streams its content (a file of gigabytes need not be held in
+// memory first).
+struct directory_file {
+  std::string name;
+  std::function<void(std::ostream&)> write;
+
+  // A file of these bytes.
+  static directory_file bytes(std::string name, std::string content) {
+    return {std::move(name), [content = std::move(content)](std::ostream& out) {
+              out.write(content.data(), static_cast<std::streamsize>(content.size()));
+            }};
+  }
+};
+
 // A directory of files written as a whole: each file into a fresh sibling
-// directory, flushed, and the directory then swapped into place.
-inline void write_directory_atomically(const std::filesystem::path& dir,
-                                       const std::vector<std::pair<std::string, std::string>>& files) {
+// directory, flushed, and the directory then swapped into place. If a file
+// cannot be written the sibling is removed and DIR keeps what it held.
+inline void write_directory_atomically(const std::filesystem::path& dir, const std::vector<directory_file>& files) {
   namespace fs = std::filesystem;
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   std::error_code ec;
@@ -192,7 +208,12 @@ inline void write_directory_atomically(const std::filesystem::path& dir,
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   require(!ec, "cannot create {}: {}", tmp.string(), ec.message());
-  for (const auto& [name, bytes] : files) io::write_file_atomically(tmp / name, bytes);
+  try {
+    for (const auto& f : files) io::write_file_atomically(tmp / f.name, f.write);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   // Swapped in one atomic step where the file system can (Linux renameat2):
   // a SIGKILL at any moment leaves DIR holding the old checkpoint or the new
   // one. Elsewhere two renames, with DIR.old-<pid> between them.

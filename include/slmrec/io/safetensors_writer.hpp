@@ -11,9 +11,11 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -23,21 +25,29 @@
 
 namespace slmrec::io {
 
-// Collects tensors (copying their bytes), then writes one safetensors file.
+// Collects tensors (copying their bytes, or borrowing them: add_borrowed),
+// then writes one safetensors file.
 class safetensors_writer {
  public:
   void add(std::string name, dtype type, std::vector<std::int64_t> shape, std::span<const std::byte> data) {
-    require(!name.empty(), "safetensors_writer: a tensor needs a non-empty name");
-    require(name != "__metadata__", "safetensors_writer: '__metadata__' is reserved and cannot name a tensor");
-    require(!entries_.contains(name), "safetensors_writer: tensor '{}' added twice", name);
-    const std::optional<std::int64_t> numel = detail::checked_numel(shape);
-    require(numel.has_value(),
-            "safetensors_writer: tensor '{}': shape [{}] has a negative dimension or too many elements", name,
-            fmt::join(shape, ", "));
-    const auto expected = static_cast<std::uint64_t>(*numel) * dtype_size(type);
-    require(expected == data.size(), "safetensors_writer: tensor '{}': shape [{}] of {} needs {} bytes, got {}", name,
-            fmt::join(shape, ", "), dtype_name(type), expected, data.size());
-    entries_.emplace(std::move(name), entry{type, std::move(shape), std::vector<std::byte>(data.begin(), data.end())});
+    check(name, type, shape, data.size());
+    add_owned(std::move(name), type, std::move(shape), std::vector<std::byte>(data.begin(), data.end()));
+  }
+
+  // The same without a copy: `data` must stay alive and unchanged until the
+  // file is written. What a checkpoint of a million-item table needs, where
+  // a copy of every tensor (and of the file) would triple the memory.
+  void add_borrowed(std::string name, dtype type, std::vector<std::int64_t> shape, std::span<const std::byte> data) {
+    check(name, type, shape, data.size());
+    entries_.emplace(std::move(name), entry{type, std::move(shape), {}, data});
+  }
+  // Floats borrowed as F32 where the host's float is one (IEEE 754, little-endian); copied otherwise.
+  void add_f32_borrowed(std::string name, std::vector<std::int64_t> shape, std::span<const float> values) {
+    if constexpr (std::endian::native == std::endian::little && std::numeric_limits<float>::is_iec559) {
+      add_borrowed(std::move(name), dtype::f32, std::move(shape), std::as_bytes(values));
+    } else {
+      add_f32(std::move(name), std::move(shape), values);
+    }
   }
 
   void add_f32(std::string name, std::vector<std::int64_t> shape, std::span<const float> values) {
@@ -96,12 +106,12 @@ class safetensors_writer {
     std::map<std::string, std::string> metadata = metadata_;
     if (checksums_) {
       metadata["checksums"] = "xxh3_64";
-      for (const auto* e : order) metadata[std::string(checksum_prefix) + e->first] = checksum_hex(e->second.data);
+      for (const auto* e : order) metadata[std::string(checksum_prefix) + e->first] = checksum_hex(e->second.bytes);
     }
     if (!metadata.empty()) header["__metadata__"] = metadata;
     std::uint64_t offset = 0;
     for (const auto* e : order) {
-      const std::uint64_t size = e->second.data.size();
+      const std::uint64_t size = e->second.bytes.size();
       header[e->first] = {{"dtype", std::string(dtype_name(e->second.type))},
                           {"shape", e->second.shape},
                           {"data_offsets", {offset, offset + size}}};
@@ -116,16 +126,34 @@ class safetensors_writer {
     out.write(reinterpret_cast<const char*>(length), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto* e : order) {
-      out.write(reinterpret_cast<const char*>(e->second.data.data()),
-                static_cast<std::streamsize>(e->second.data.size()));
+      out.write(reinterpret_cast<const char*>(e->second.bytes.data()),
+                static_cast<std::streamsize>(e->second.bytes.size()));
     }
   }
 
  private:
+  void check(const std::string& name, dtype type, const std::vector<std::int64_t>& shape, std::size_t bytes) const {
+    require(!name.empty(), "safetensors_writer: a tensor needs a non-empty name");
+    require(name != "__metadata__", "safetensors_writer: '__metadata__' is reserved and cannot name a tensor");
+    require(!entries_.contains(name), "safetensors_writer: tensor '{}' added twice", name);
+    const std::optional<std::int64_t> numel = detail::checked_numel(shape);
+    require(numel.has_value(),
+            "safetensors_writer: tensor '{}': shape [{}] has a negative dimension or too many elements", name,
+            fmt::join(shape, ", "));
+    const auto expected = static_cast<std::uint64_t>(*numel) * dtype_size(type);
+    require(expected == bytes, "safetensors_writer: tensor '{}': shape [{}] of {} needs {} bytes, got {}", name,
+            fmt::join(shape, ", "), dtype_name(type), expected, bytes);
+  }
+  void add_owned(std::string name, dtype type, std::vector<std::int64_t> shape, std::vector<std::byte>&& data) {
+    auto& e = entries_.emplace(std::move(name), entry{type, std::move(shape), std::move(data), {}}).first->second;
+    e.bytes = e.owned;  // the map's node, and so the vector's buffer, never moves
+  }
+
   struct entry {
     dtype type;
     std::vector<std::int64_t> shape;
-    std::vector<std::byte> data;
+    std::vector<std::byte> owned;      // add's copy (empty when borrowed)
+    std::span<const std::byte> bytes;  // the tensor's bytes: owned, or the caller's
   };
 
   template <class T, class Encode>
@@ -134,7 +162,8 @@ class safetensors_writer {
     const std::size_t width = dtype_size(type);
     std::vector<std::byte> data(values.size() * width);
     for (std::size_t i = 0; i < values.size(); ++i) detail::store_le(encode(values[i]), data.data() + i * width);
-    add(std::move(name), type, std::move(shape), data);
+    check(name, type, shape, data.size());
+    add_owned(std::move(name), type, std::move(shape), std::move(data));
   }
 
   // Larger elements first, then by name (as the reference writer): every

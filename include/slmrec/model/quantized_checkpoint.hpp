@@ -140,8 +140,8 @@ void save_quantized(const std::filesystem::path& dir, Model& m, const nlohmann::
   config["format"] = "slmrec-checkpoint";
   config["model"] = m.config();
   config["quant"] = detail::quant_json<Q>();
-  io::write_directory_atomically(dir, {{"config.json", config.dump(2) + "\n"},
-                                                  {"model.safetensors", w.serialize()}});
+  io::write_directory_atomically(dir, {io::directory_file::bytes("config.json", config.dump(2) + "\n"),
+                                       {"model.safetensors", [&w](std::ostream& out) { w.write_to(out); }}});
 }
 
 // Reads a quantized checkpoint's weights into a model of the matching type.

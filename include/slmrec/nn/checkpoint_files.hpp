@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,12 +34,18 @@ std::vector<float> to_host_floats(const typename BE::scalar* dev, index n) {
 
 // Adds every parameter of `ps`, read from `values` (a buffer with the store's
 // layout: its own values, a copy of the best ones, or an optimiser moment).
+// Float host buffers are borrowed, not copied: `values` must stay unchanged
+// until `w` is written (at a million items a checkpoint is gigabytes).
 template <backend::backend BE>
 void add_tensors(io::safetensors_writer& w, const parameter_store<BE>& ps, const typename BE::scalar* values,
                  const std::string& prefix) {
   for (const auto& e : ps.entries()) {
     const std::vector<std::int64_t> shape(e.spec.shape.begin(), e.spec.shape.end());
-    w.add_f32(prefix + e.spec.name, shape, to_host_floats<BE>(values + e.offset, e.size));
+    if constexpr (BE::is_host && std::is_same_v<typename BE::scalar, float>) {
+      w.add_f32_borrowed(prefix + e.spec.name, shape, {values + e.offset, std::size_t(e.size)});
+    } else {
+      w.add_f32(prefix + e.spec.name, shape, to_host_floats<BE>(values + e.offset, e.size));
+    }
   }
 }
 
@@ -70,7 +77,8 @@ void save_model(const std::filesystem::path& dir, const nlohmann::json& config, 
   detail::add_tensors(w, ps, ps.values_data(), "");
   nlohmann::json c = config;
   c["format"] = "slmrec-checkpoint";
-  io::write_directory_atomically(dir, {{"config.json", c.dump(2) + "\n"}, {"model.safetensors", w.serialize()}});
+  io::write_directory_atomically(dir, {io::directory_file::bytes("config.json", c.dump(2) + "\n"),
+                                       {"model.safetensors", [&w](std::ostream& out) { w.write_to(out); }}});
 }
 
 inline nlohmann::json read_checkpoint_config(const std::filesystem::path& dir) {

@@ -110,12 +110,14 @@ void save_checkpoint(const std::filesystem::path& dir, const nlohmann::json& con
   nn::detail::add_tensors(last, ps, opt.second_moment(), "adam_v.");
   std::string metrics;
   for (const auto& h : state.history) metrics += h.dump() + "\n";
-  std::vector<std::pair<std::string, std::string>> files = {{"config.json", config.dump(2) + "\n"},
-                                                             {"model.safetensors", best.serialize()},
-                                                             {"state.safetensors", last.serialize()},
-                                                             {"state.json", to_json(state).dump(2) + "\n"},
-                                                             {"metrics.jsonl", metrics}};
-  files.insert(files.end(), extra_files.begin(), extra_files.end());
+  // The weights stream from the buffers they borrow into the files: no copy
+  // of a gigabyte table is made on the way (nn::detail::add_tensors).
+  std::vector<io::directory_file> files = {io::directory_file::bytes("config.json", config.dump(2) + "\n"),
+                                           {"model.safetensors", [&best](std::ostream& out) { best.write_to(out); }},
+                                           {"state.safetensors", [&last](std::ostream& out) { last.write_to(out); }},
+                                           io::directory_file::bytes("state.json", to_json(state).dump(2) + "\n"),
+                                           io::directory_file::bytes("metrics.jsonl", std::move(metrics))};
+  for (const auto& [name, bytes] : extra_files) files.push_back(io::directory_file::bytes(name, bytes));
   io::write_directory_atomically(dir, files);
 }
 
