@@ -29,6 +29,14 @@ namespace slmrec::io {
 // then writes one safetensors file.
 class safetensors_writer {
  public:
+  safetensors_writer() = default;
+  // Not copyable: a copy's tensors would still point into this writer's
+  // buffers. Moving keeps them (the map's nodes move whole).
+  safetensors_writer(const safetensors_writer&) = delete;
+  safetensors_writer& operator=(const safetensors_writer&) = delete;
+  safetensors_writer(safetensors_writer&&) noexcept = default;
+  safetensors_writer& operator=(safetensors_writer&&) noexcept = default;
+
   void add(std::string name, dtype type, std::vector<std::int64_t> shape, std::span<const std::byte> data) {
     check(name, type, shape, data.size());
     add_owned(std::move(name), type, std::move(shape), std::vector<std::byte>(data.begin(), data.end()));
