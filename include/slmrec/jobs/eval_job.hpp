@@ -60,10 +60,7 @@ inline eval_job_result job_result(eval::eval_result result, const eval_job& job)
   r.json = r.result.metrics.to_json();
   r.json["protocol"] = r.result.protocol;
   r.json["split"] = job.split;
-  r.json["users"] = r.result.users;
-  r.json["eval_users"] = r.result.users;  // the sample (as train's metrics.jsonl records it): size, seed, population
-  r.json["eval_seed"] = job.seed;
-  r.json["eval_users_total"] = r.result.population;
+  record_sample(r.json, r.result, job.seed);
   return r;
 }
 

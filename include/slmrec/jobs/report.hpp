@@ -2,6 +2,7 @@
 // What every training job ends with, shared by the command-line tool and the
 // Python module: a model evaluated on a split view (streamed over the catalog
 // where item_scorer applies), and the test report a training run writes.
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -32,6 +33,16 @@ eval::eval_result evaluate_model(Model& m, const eval::split_view& view, const e
   }
 }
 
+// The users an evaluation ranked, as every report of one records them
+// (`slmrec eval --json`, test_metrics.json; train's metrics.jsonl uses the
+// same keys): how many, the seed that drew them, and of how many.
+inline void record_sample(nlohmann::json& j, const eval::eval_result& r, std::uint64_t seed) {
+  j["users"] = r.users;
+  j["eval_users"] = r.users;
+  j["eval_seed"] = seed;
+  j["eval_users_total"] = r.population;
+}
+
 struct test_report_t {
   nlohmann::json json;  // what DIR/test_metrics.json holds
   std::string summary;  // the metrics in one line, as the tool prints them
@@ -53,10 +64,7 @@ test_report_t test_report(Model& m, const data::split& split, const data::datase
   nlohmann::json j = test.metrics.to_json();
   j["protocol"] = test.protocol;
   j["split"] = "test";
-  j["users"] = test.users;
-  j["eval_users"] = test.users;  // the sample, as `slmrec eval --json` records it
-  j["eval_seed"] = t.seed;
-  j["eval_users_total"] = test.population;
+  record_sample(j, test, t.seed);
   j["best_epoch"] = r.state.best_epoch;
   j["epochs"] = r.state.epoch;
   j["seconds"] = r.seconds;
