@@ -204,8 +204,9 @@ int run(int argc, char** argv) {
     if (!e.empty()) efs.push_back(std::stoll(e));
   }
   fmt::print(
-      "| space | build s | MB | ef | recall@{} | tied recall@{} (tolerance {}) | index ms | exact ms | speed-up |\n"
-      "|---|---|---|---|---|---|---|---|---|\n",
+      "| space | build s | MB | ef | recall@{} | tied recall@{} (tolerance {}) | queries with no hit | queries with "
+      "all "
+      "| index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
       k, k, tie_tolerance);
   for (std::stringstream ss(spaces); ss.good();) {
     std::string name;
@@ -225,18 +226,24 @@ int run(int argc, char** argv) {
     for (const index ef : efs) {
       std::vector<double> ms;
       double hits = 0, tied = 0;
+      index none = 0, all = 0;  // per query: whether the graph misses a region or misses a little everywhere
       for (index i = 0; i < t.q; ++i) {
         const auto q0 = std::chrono::steady_clock::now();
         index_top_k(idx, t, &t.queries[std::size_t(i * t.d)], k, ef, cand, scored, got);
         ms.push_back(seconds_since(q0) * 1e3);
         const auto want = std::span(exact).subspan(std::size_t(i * k), std::size_t(k));
-        for (const auto id : got) hits += std::find(want.begin(), want.end(), id) != want.end() ? 1 : 0;
+        index found = 0;
+        for (const auto id : got) found += std::find(want.begin(), want.end(), id) != want.end() ? 1 : 0;
+        hits += double(found);
+        none += found == 0 ? 1 : 0;
+        all += found == k ? 1 : 0;
         const float floor = kth[std::size_t(i)] - float(tie_tolerance) * std::abs(kth[std::size_t(i)]);
         for (std::size_t j = 0; j < got.size() && j < scored.size(); ++j) tied += scored[j].first >= floor ? 1 : 0;
       }
       const double med = bench::median(ms);
-      fmt::print("| {} | {:.1f} | {:.1f} | {} | {:.4f} | {:.4f} | {:.3f} | {:.3f} | {:.1f}x |\n", name, build_s, mb, ef,
-                 hits / double(t.q * k), tied / double(t.q * k), med, exact_median, exact_median / med);
+      fmt::print("| {} | {:.1f} | {:.1f} | {} | {:.4f} | {:.4f} | {} | {} | {:.3f} | {:.3f} | {:.1f}x |\n", name,
+                 build_s, mb, ef, hits / double(t.q * k), tied / double(t.q * k), none, all, med, exact_median,
+                 exact_median / med);
       std::fflush(stdout);
     }
   }
