@@ -7,8 +7,9 @@
 // sampled queries, the same recall with near-ties forgiven (a returned item
 // counts when its exact score is within --tie-tolerance, relative, of the
 // k-th exact score: ann-benchmarks' definition, which tells a graph that
-// misses the answer from one that picks among equals), and the median
-// one-query latency of both paths: exact is
+// misses the answer from one that picks among equals), how many queries
+// found none and all of their k, and the median one-query latency of both
+// paths: exact is
 // the tied head's product (the table times the user vector) and top-k over
 // every item; the model's forward pass, common to both, is left out.
 //
@@ -204,9 +205,8 @@ int run(int argc, char** argv) {
     if (!e.empty()) efs.push_back(std::stoll(e));
   }
   fmt::print(
-      "| space | build s | MB | ef | recall@{} | tied recall@{} (tolerance {}) | queries with no hit | queries with "
-      "all "
-      "| index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+      "| space | build s | MB | ef | recall@{} | tied recall@{} (tolerance {}) | queries with no hit "
+      "| queries with all | index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
       k, k, tie_tolerance);
   for (std::stringstream ss(spaces); ss.good();) {
     std::string name;
