@@ -232,13 +232,16 @@ int run(int argc, char** argv) {
         index_top_k(idx, t, &t.queries[std::size_t(i * t.d)], k, ef, cand, scored, got);
         ms.push_back(seconds_since(q0) * 1e3);
         const auto want = std::span(exact).subspan(std::size_t(i * k), std::size_t(k));
+        // Only the ids this search returned: fewer than k leave the rest of `got` from the query before.
+        const float floor = kth[std::size_t(i)] - float(tie_tolerance) * std::abs(kth[std::size_t(i)]);
         index found = 0;
-        for (const auto id : got) found += std::find(want.begin(), want.end(), id) != want.end() ? 1 : 0;
+        for (std::size_t j = 0; j < std::min(got.size(), scored.size()); ++j) {
+          found += std::find(want.begin(), want.end(), got[j]) != want.end() ? 1 : 0;
+          tied += scored[j].first >= floor ? 1 : 0;
+        }
         hits += double(found);
         none += found == 0 ? 1 : 0;
         all += found == k ? 1 : 0;
-        const float floor = kth[std::size_t(i)] - float(tie_tolerance) * std::abs(kth[std::size_t(i)]);
-        for (std::size_t j = 0; j < got.size() && j < scored.size(); ++j) tied += scored[j].first >= floor ? 1 : 0;
       }
       const double med = bench::median(ms);
       fmt::print("| {} | {:.1f} | {:.1f} | {} | {:.4f} | {:.4f} | {} | {} | {:.3f} | {:.3f} | {:.1f}x |\n", name,
