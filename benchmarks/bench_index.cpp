@@ -9,7 +9,8 @@
 // k-th exact score: ann-benchmarks' definition, which tells a graph that
 // misses the answer from one that picks among equals), how many queries
 // found none and all of their k, and the median one-query latency of both
-// paths: exact is
+// paths, for each --exact-heads size (the items of largest norm scored
+// exactly beside the graph, index/exact_head.hpp): exact is
 // the tied head's product (the table times the user vector) and top-k over
 // every item; the model's forward pass, common to both, is left out.
 //
@@ -35,6 +36,7 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/data/read_dataset.hpp>
+#include <slmrec/index/exact_head.hpp>
 #include <slmrec/index/hnsw_index.hpp>
 #include <slmrec/model/batch_api.hpp>
 #include <slmrec/model/indexed_search.hpp>
@@ -135,23 +137,39 @@ float exact_top_k(const table& t, const float* q, index k, std::vector<float>& s
   return scores[std::size_t(out[std::size_t(k - 1)])];
 }
 
-// The index path for one query: k candidates, re-scored exactly, best first.
-void index_top_k(ann::hnsw_index& idx, const table& t, const float* q, index k, index ef,
+// The index path for one query: k candidates from the graph and k from the
+// exact head, re-scored exactly, best first (model::indexed_search's answer
+// without the history).
+void index_top_k(ann::hnsw_index& idx, const ann::exact_head& head, const table& t, const float* q, index k, index ef,
                  std::vector<std::int32_t>& cand, std::vector<std::pair<float, std::int32_t>>& scored,
                  std::span<std::int32_t> out) {
   idx.search(std::span(q, std::size_t(t.d)), k, ef, cand);
   scored.clear();
-  for (const auto id : cand) scored.emplace_back(ann::detail::dot(q, &t.rows[std::size_t(id) * std::size_t(t.d)], std::size_t(t.d)), id);
-  std::sort(scored.begin(), scored.end(),
-            [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-  for (std::size_t i = 0; i < out.size() && i < scored.size(); ++i) out[i] = scored[i].second;
+  for (const auto id : cand)
+    if (!head.contains(id))
+      scored.emplace_back(ann::detail::dot(q, &t.rows[std::size_t(id) * std::size_t(t.d)], std::size_t(t.d)), id);
+  head.append_best(
+      q, k, [](std::int32_t) { return false; }, scored);
+  std::sort(scored.begin(), scored.end(), ann::scored_before);
+  scored.resize(std::min(scored.size(), out.size()));
+  for (std::size_t i = 0; i < scored.size(); ++i) out[i] = scored[i].second;
+}
+
+std::vector<index> parse_list(const std::string& text) {
+  std::vector<index> values;
+  for (std::stringstream ss(text); ss.good();) {
+    std::string e;
+    std::getline(ss, e, ',');
+    if (!e.empty()) values.push_back(std::stoll(e));
+  }
+  return values;
 }
 
 }  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"HNSW index against exact scoring: build, recall@k, one-query latency"};
-  std::string checkpoint, data, spaces = "ip,l2-mips", efs_text = "10,20,40,80,160,320,640";
+  std::string checkpoint, data, spaces = "ip,l2-mips", efs_text = "10,20,40,80,160,320,640", heads_text = "0";
   index items = 100000, dim = 128, queries = 300, k = 10, m = 16, ef_construction = 200;
   int threads = 1;
   std::uint64_t seed = 0;
@@ -169,6 +187,8 @@ int run(int argc, char** argv) {
   app.add_option("--ef-construction", ef_construction, "HNSW build candidate list")->capture_default_str();
   app.add_option("--spaces", spaces, "ip, l2-mips, or both")->capture_default_str();
   app.add_option("--efs", efs_text, "search candidate lists to try")->capture_default_str();
+  app.add_option("--exact-heads", heads_text, "items of largest norm scored exactly beside the graph, to try")
+      ->capture_default_str();
   app.add_option("--build-threads", threads, "insertion threads (searches are timed on one)")->capture_default_str();
   app.add_option("--seed", seed, "seed of the table, the queries and the graph")->capture_default_str();
   app.add_option("--tie-tolerance", tie_tolerance,
@@ -198,15 +218,10 @@ int run(int argc, char** argv) {
   const double exact_median = bench::median(exact_ms);
   fmt::print("# exact: median {:.3f} ms per query\n\n", exact_median);
 
-  std::vector<index> efs;
-  for (std::stringstream ss(efs_text); ss.good();) {
-    std::string e;
-    std::getline(ss, e, ',');
-    if (!e.empty()) efs.push_back(std::stoll(e));
-  }
+  const auto efs = parse_list(efs_text), heads = parse_list(heads_text);
   fmt::print(
-      "| space | build s | MB | ef | recall@{} | tied recall@{} (tolerance {}) | queries with no hit "
-      "| queries with all | index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+      "| space | build s | MB | exact head | ef | recall@{} | tied recall@{} (tolerance {}) | queries with no hit "
+      "| queries with all | index ms | exact ms | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       k, k, tie_tolerance);
   for (std::stringstream ss(spaces); ss.good();) {
     std::string name;
@@ -223,31 +238,34 @@ int run(int argc, char** argv) {
     const double mb = double(idx.serialize().size()) / 1e6;
     std::vector<std::int32_t> cand, got(static_cast<std::size_t>(k));
     std::vector<std::pair<float, std::int32_t>> scored;
-    for (const index ef : efs) {
-      std::vector<double> ms;
-      double hits = 0, tied = 0;
-      index none = 0, all = 0;  // per query: whether the graph misses a region or misses a little everywhere
-      for (index i = 0; i < t.q; ++i) {
-        const auto q0 = std::chrono::steady_clock::now();
-        index_top_k(idx, t, &t.queries[std::size_t(i * t.d)], k, ef, cand, scored, got);
-        ms.push_back(seconds_since(q0) * 1e3);
-        const auto want = std::span(exact).subspan(std::size_t(i * k), std::size_t(k));
-        // Only the ids this search returned: fewer than k leave the rest of `got` from the query before.
-        const float floor = kth[std::size_t(i)] - float(tie_tolerance) * std::abs(kth[std::size_t(i)]);
-        index found = 0;
-        for (std::size_t j = 0; j < std::min(got.size(), scored.size()); ++j) {
-          found += std::find(want.begin(), want.end(), got[j]) != want.end() ? 1 : 0;
-          tied += scored[j].first >= floor ? 1 : 0;
+    for (const index head_size : heads) {
+      const auto head = ann::exact_head::build(t.rows, t.n + 1, t.d, head_size);
+      for (const index ef : efs) {
+        std::vector<double> ms;
+        double hits = 0, tied = 0;
+        index none = 0, all = 0;  // per query: whether the graph misses a region or misses a little everywhere
+        for (index i = 0; i < t.q; ++i) {
+          const auto q0 = std::chrono::steady_clock::now();
+          index_top_k(idx, head, t, &t.queries[std::size_t(i * t.d)], k, ef, cand, scored, got);
+          ms.push_back(seconds_since(q0) * 1e3);
+          const auto want = std::span(exact).subspan(std::size_t(i * k), std::size_t(k));
+          // Only the ids this search returned: fewer than k leave the rest of `got` from the query before.
+          const float floor = kth[std::size_t(i)] - float(tie_tolerance) * std::abs(kth[std::size_t(i)]);
+          index found = 0;
+          for (std::size_t j = 0; j < std::min(got.size(), scored.size()); ++j) {
+            found += std::find(want.begin(), want.end(), got[j]) != want.end() ? 1 : 0;
+            tied += scored[j].first >= floor ? 1 : 0;
+          }
+          hits += double(found);
+          none += found == 0 ? 1 : 0;
+          all += found == k ? 1 : 0;
         }
-        hits += double(found);
-        none += found == 0 ? 1 : 0;
-        all += found == k ? 1 : 0;
+        const double med = bench::median(ms);
+        fmt::print("| {} | {:.1f} | {:.1f} | {} | {} | {:.4f} | {:.4f} | {} | {} | {:.3f} | {:.3f} | {:.1f}x |\n", name,
+                   build_s, mb, head_size, ef, hits / double(t.q * k), tied / double(t.q * k), none, all, med,
+                   exact_median, exact_median / med);
+        std::fflush(stdout);
       }
-      const double med = bench::median(ms);
-      fmt::print("| {} | {:.1f} | {:.1f} | {} | {:.4f} | {:.4f} | {} | {} | {:.3f} | {:.3f} | {:.1f}x |\n", name,
-                 build_s, mb, ef, hits / double(t.q * k), tied / double(t.q * k), none, all, med, exact_median,
-                 exact_median / med);
-      std::fflush(stdout);
     }
   }
   return 0;

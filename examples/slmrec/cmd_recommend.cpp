@@ -64,6 +64,7 @@ void add_recommend(CLI::App& app) {
   struct options {
     std::string checkpoint, history, data, format = "auto", out;
     index k = 10, batch = 256, ef = 100;
+    std::optional<index> exact_head;  // unset: ann::default_exact_head
     bool keep_history = false, use_index = false;
   };
   auto o = std::make_shared<options>();
@@ -82,6 +83,10 @@ void add_recommend(CLI::App& app) {
   cmd->add_option("--ef", o->ef, "with --index: the search's candidate list (at least k + history length)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--exact-head", o->exact_head,
+                  "with --index: the items of largest norm scored exactly beside the graph (default: 2% of the "
+                  "catalog, at most 20,000; 0: the graph alone; docs/index.md)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([o] {
     require(!o->history.empty() || !o->data.empty(), "give --history or --data");
     // Bounded before the checkpoint is read (and again by its item count below).
@@ -93,7 +98,7 @@ void add_recommend(CLI::App& app) {
       std::optional<model::indexed_search<std::remove_cvref_t<decltype(m)>>> search;
       if (o->use_index) {
         idx.emplace(ann::load_checkpoint_index(o->checkpoint));
-        search.emplace(m, *idx, o->ef);
+        search.emplace(m, *idx, o->ef, o->exact_head.value_or(ann::default_exact_head(m.config().num_items)));
         serve.set_approximate(&*search);
       }
 #else

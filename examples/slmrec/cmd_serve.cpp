@@ -41,6 +41,10 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--ef", s.engine.ef, "with --index: the search's candidate list")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--exact-head", s.engine.exact_head,
+                  "with --index: the items of largest norm scored exactly beside the graph (default: 2% of the "
+                  "catalog, at most 20,000; 0: the graph alone; docs/index.md)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--host", s.host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", s.port, "port to listen on (0: a free one, printed)")
       ->capture_default_str()

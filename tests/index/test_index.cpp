@@ -1,6 +1,7 @@
 // Approximate item search (include/slmrec/index/, model/indexed_search.hpp):
 // with ef covering the catalog the index path answers exactly what exact
-// scoring answers (every head, both spaces, history excluded); an index
+// scoring answers (every head, both spaces, history excluded); an exact head
+// holds the items of largest norm and none of them is missed; an index
 // round-trips through a checkpoint directory; a stale, damaged, truncated,
 // forged or missing index is refused with a message naming the file and the fix.
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 #include <slmrec/backend/eigen_cpu.hpp>
 #include <slmrec/core/digest.hpp>
 #include <slmrec/index/checkpoint_index.hpp>
+#include <slmrec/index/exact_head.hpp>
 #include <slmrec/model/indexed_search.hpp>
 #include <slmrec/model/recommender.hpp>
 #include <slmrec/model/serving.hpp>
@@ -108,6 +110,70 @@ TEST_CASE("an index of a small ef still returns k distinct items outside the his
     const float s = ann::detail::dot(h.data(), &rows[std::size_t(id) * 32], 32);
     REQUIRE(s <= previous);
     previous = s;
+  }
+}
+
+TEST_CASE("an exact head holds the items of largest norm, ties to the smaller id, never the padding row", "[index]") {
+  // [6 rows, 2]: row 0 (padding) has the largest norm; rows 2 and 4 tie.
+  const std::vector<float> table{9, 9, 1, 0, 0, 3, 2, 1, 3, 0, 0, 1};
+  const auto one = ann::exact_head::build(table, 6, 2, 1);
+  REQUIRE(std::vector(one.ids().begin(), one.ids().end()) == std::vector<std::int32_t>{2});
+  const auto head = ann::exact_head::build(table, 6, 2, 3);
+  REQUIRE(std::vector(head.ids().begin(), head.ids().end()) == std::vector<std::int32_t>{2, 3, 4});
+  REQUIRE(head.contains(4));
+  REQUIRE_FALSE(head.contains(0));
+  REQUIRE_FALSE(head.contains(5));
+  REQUIRE(ann::exact_head::build(table, 6, 2, 0).size() == 0);
+  REQUIRE_THROWS_WITH(ann::exact_head::build(table, 6, 2, 6), Catch::Contains("a head of 6 items from a catalog of 5"));
+  // The 2 best for q = (1, 1) among the head (scores 3, 3, 3 for rows 2, 3, 4), 4 skipped: 2 and 3.
+  std::vector<std::pair<float, std::int32_t>> best{{-1.0f, 99}};  // appended to, not replaced
+  const std::vector<float> q{1, 1};
+  head.append_best(
+      q.data(), 2, [](std::int32_t id) { return id == 4; }, best);
+  std::sort(best.begin() + 1, best.end(), ann::scored_before);
+  REQUIRE(best == std::vector<std::pair<float, std::int32_t>>{{-1.0f, 99}, {3.0f, 2}, {3.0f, 3}});
+}
+
+TEST_CASE("with an exact head the index path never misses a head item of the exact top-k", "[index]") {
+  for (const auto& head : {std::string("tied"), std::string("classifier")}) {
+    CAPTURE(head);
+    model_t m(config(head), false);
+    m.initialize(13);
+    auto idx = build_for(m, ann::space_kind::l2_mips);
+    // ef 1: the graph alone misses most of the top 10; a head of 40 of the 300 items is found whatever the graph does.
+    model::indexed_search search(m, idx, /*ef=*/1, /*exact_head=*/40);
+    REQUIRE(search.exact_head_size() == 40);
+    const auto rows = model::scored_item_rows(m);
+    const auto members = ann::exact_head::build(rows, 301, model::scored_width(m), 40);
+    model::server exact(m), approximate(m);
+    approximate.set_approximate(&search);
+    const index n = 24, columns = 12, k = 10;
+    const auto batch = test::mixed_histories(n, columns, 4, 6, 300, 17);
+    for (const bool exclude : {true, false}) {
+      std::vector<std::int32_t> want(std::size_t(n * k)), got(std::size_t(n * k));
+      exact.recommend(batch, n, columns, k, exclude, want);
+      approximate.recommend(batch, n, columns, k, exclude, got);
+      index head_answers = 0;
+      for (index r = 0; r < n; ++r) {
+        const auto mine = std::span(got).subspan(std::size_t(r * k), std::size_t(k));
+        for (index j = 0; j < k; ++j) {
+          const auto id = want[std::size_t(r * k + j)];
+          if (!members.contains(id)) continue;
+          ++head_answers;
+          REQUIRE(std::find(mine.begin(), mine.end(), id) != mine.end());
+        }
+      }
+      REQUIRE(head_answers >= n);  // the property was exercised
+    }
+    // A head covering the catalog: the graph adds nothing and the answer is exact, history excluded or not.
+    search.set_exact_head(300);
+    for (const bool exclude : {true, false}) {
+      std::vector<std::int32_t> want(std::size_t(n * k)), got(std::size_t(n * k));
+      exact.recommend(batch, n, columns, k, exclude, want);
+      approximate.recommend(batch, n, columns, k, exclude, got);
+      REQUIRE(got == want);
+    }
+    REQUIRE_THROWS_WITH(search.set_exact_head(301), Catch::Contains("an exact head of 301 items, expected 0..300"));
   }
 }
 

@@ -4,10 +4,14 @@
 // best candidates (searched with ef = max(ef, that count)), the history
 // excluded, each remaining candidate scored exactly as its dot product with
 // the row the head scores it by, and the k best returned with the exact
-// path's order (higher score first, ties to the smaller id).
+// path's order (higher score first, ties to the smaller id). Optionally an
+// exact head (index/exact_head.hpp): the items of largest norm are scored
+// exactly for every query and compete with the graph's candidates, which is
+// what lifts recall on a trained table whose best answers are its few
+// large-norm items (docs/scaling.md).
 //
 //   auto idx = slmrec::ann::load_checkpoint_index(dir);
-//   slmrec::model::indexed_search search(model, idx, /*ef=*/80);
+//   slmrec::model::indexed_search search(model, idx, /*ef=*/80, /*exact_head=*/20000);
 //   slmrec::model::server serve(model);
 //   serve.set_approximate(&search);   // requests now go through the index
 //
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include <slmrec/core/error.hpp>
+#include <slmrec/index/exact_head.hpp>
 #include <slmrec/index/hnsw_index.hpp>
 #include <slmrec/model/approximate_search.hpp>
 #include <slmrec/model/top_k.hpp>
@@ -74,11 +79,13 @@ template <class Model>
 class indexed_search final : public approximate_search {
  public:
   // ef: the candidate list of a search (more: better recall, slower).
-  indexed_search(Model& m, ann::hnsw_index& idx, index ef) : model_(m), index_(idx), ef_(ef) {
+  // exact_head: how many items of largest norm to score exactly for every query (0: none).
+  indexed_search(Model& m, ann::hnsw_index& idx, index ef, index exact_head = 0) : model_(m), index_(idx), ef_(ef) {
     require(idx.num_items() == m.config().num_items && idx.dim() == scored_width(m),
             "indexed_search: the index holds {} items of width {}, the model scores {} items of width {}",
             idx.num_items(), idx.dim(), m.config().num_items, scored_width(m));
     require(ef >= 1, "indexed_search: ef = {}, expected at least 1", ef);
+    set_exact_head(exact_head);
   }
 
   void recommend(std::span<const std::int32_t> history, index k, bool exclude_history, std::span<std::int32_t> out,
@@ -115,6 +122,16 @@ class indexed_search final : public approximate_search {
     ef_ = ef;
   }
 
+  // The items of largest norm scored exactly for every query, 0..num_items (0: the graph alone).
+  void set_exact_head(index size) {
+    const index n = model_.config().num_items, w = scored_width(model_);
+    require(size >= 0 && size <= n, "indexed_search: an exact head of {} items, expected 0..{}", size, n);
+    head_ = ann::exact_head::build(n + 1, w, size, [&](index r) {
+      return detail::weight_row(model_.scoring_weights(), std::int32_t(r), w, scratch_);
+    });
+  }
+  [[nodiscard]] index exact_head_size() const { return head_.size(); }
+
  private:
   void check_k(index k, std::size_t out_size) const {
     const index n = model_.config().num_items;
@@ -144,7 +161,8 @@ class indexed_search final : public approximate_search {
     index_.search(std::span(q, std::size_t(scored_width(model_))), k + excluded_.size(), ef_, candidates_);
     scored_.clear();
     for (const auto id : candidates_)
-      if (!is_excluded(id)) scored_.emplace_back(score(q, id), id);
+      if (!is_excluded(id) && !head_.contains(id)) scored_.emplace_back(score(q, id), id);
+    head_.append_best(q, k, is_excluded, scored_);
     if (index(scored_.size()) < k) {
       // The graph returned too few (k near the catalog size): score every item,
       // excluded ones last as in the exact path.
@@ -152,10 +170,7 @@ class indexed_search final : public approximate_search {
       for (std::int32_t id = 1; id <= std::int32_t(n); ++id)
         scored_.emplace_back(is_excluded(id) ? -std::numeric_limits<float>::infinity() : score(q, id), id);
     }
-    const auto better = [](const std::pair<float, std::int32_t>& a, const std::pair<float, std::int32_t>& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    };
-    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), better);
+    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), ann::scored_before);
     for (index i = 0; i < k; ++i) out[std::size_t(i)] = scored_[std::size_t(i)].second;
     if (!scores.empty())
       for (index i = 0; i < k; ++i) scores[std::size_t(i)] = scored_[std::size_t(i)].first;
@@ -164,6 +179,7 @@ class indexed_search final : public approximate_search {
   Model& model_;
   ann::hnsw_index& index_;
   index ef_;
+  ann::exact_head head_;
   std::vector<float> hidden_, scratch_;
   excluded_items excluded_;
   std::vector<std::int32_t> candidates_;

@@ -36,6 +36,8 @@ using data::id_map_file_name;
 struct engine_options {
   bool use_index = false;  // candidates from the checkpoint's HNSW index (slmrec index), re-scored exactly
   index ef = 100;          // with use_index: the search's candidate list
+  // with use_index: items of largest norm scored exactly beside the graph (unset: ann::default_exact_head)
+  std::optional<index> exact_head;
   int threads = 0;         // the server's workers for a batch (0: OpenMP's thread count)
 };
 
@@ -95,7 +97,8 @@ class engine_for final : public engine {
     if (!o.use_index) return;
 #if SLMREC_WITH_HNSW
     index_ = std::make_unique<ann::hnsw_index>(ann::load_checkpoint_index(this->info().checkpoint));
-    search_ = std::make_unique<model::indexed_search<Model>>(*model_, *index_, o.ef);
+    search_ = std::make_unique<model::indexed_search<Model>>(
+        *model_, *index_, o.ef, o.exact_head.value_or(ann::default_exact_head(model_->config().num_items)));
     server_.set_approximate(search_.get());
 #else
     fail("--index: this slmrec was built without hnswlib (configure with SLMREC_WITH_HNSW=ON)");
