@@ -34,10 +34,9 @@ inline bool scored_before(const std::pair<float, std::int32_t>& a, const std::pa
 }
 
 // The head the command line and the server use unless told otherwise: 2% of
-// the catalog, at most 20,000 items (about 0.3 ms a query at width 128 on one
-// core; recall@10 0.995 at 1M items where the graph alone stops near 0.87,
-// docs/index.md). Small catalogs get a small head, so its cost stays below
-// the graph search's.
+// the catalog, at most 20,000 items (0.37 ms a query at width 128 on one core
+// of a loaded machine; recall@10 0.995 at 1M items where the graph alone
+// stops at 0.87-0.90, docs/scaling.md).
 inline index default_exact_head(index num_items) {
   return std::min<index>(num_items / 50, 20000);
 }
@@ -62,7 +61,9 @@ class exact_head {
     norms.reserve(std::size_t(rows - 1));
     for (index r = 1; r < rows; ++r) {
       const float* x = row(r);
-      norms.emplace_back(detail::dot(x, x, std::size_t(dim)), std::int32_t(r));
+      const float n2 = detail::dot(x, x, std::size_t(dim));
+      require(std::isfinite(n2), "exact_head: item {} has a norm that is not finite", r);
+      norms.emplace_back(n2, std::int32_t(r));
     }
     std::nth_element(norms.begin(), norms.begin() + (size - 1), norms.end(), scored_before);
     norms.resize(std::size_t(size));
