@@ -34,9 +34,9 @@ inline bool scored_before(const std::pair<float, std::int32_t>& a, const std::pa
 }
 
 // The head the command line and the server use unless told otherwise: 2% of
-// the catalog, at most 20,000 items (0.37 ms a query at width 128 on one core
-// of a loaded machine; recall@10 0.995 at 1M items where the graph alone
-// stops at 0.87-0.90, docs/scaling.md).
+// the catalog, at most 20,000 items (0.36 ms a query at width 128 on one
+// core; recall@10 0.995 at 1M items where the graph alone stops at
+// 0.84-0.90, docs/scaling.md).
 inline index default_exact_head(index num_items) {
   return std::min<index>(num_items / 50, 20000);
 }
