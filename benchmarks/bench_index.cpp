@@ -145,11 +145,9 @@ void index_top_k(ann::hnsw_index& idx, const ann::exact_head& head, const table&
                  std::span<std::int32_t> out) {
   idx.search(std::span(q, std::size_t(t.d)), k, ef, cand);
   scored.clear();
-  for (const auto id : cand)
-    if (!head.contains(id))
-      scored.emplace_back(ann::detail::dot(q, &t.rows[std::size_t(id) * std::size_t(t.d)], std::size_t(t.d)), id);
-  head.append_best(
-      q, k, [](std::int32_t) { return false; }, scored);
+  ann::score_candidates(
+      q, t.d, cand, head, k, [](std::int32_t) { return false; },
+      [&](std::int32_t id) { return &t.rows[std::size_t(id) * std::size_t(t.d)]; }, scored);
   std::sort(scored.begin(), scored.end(), ann::scored_before);
   scored.resize(std::min(scored.size(), out.size()));
   for (std::size_t i = 0; i < scored.size(); ++i) out[i] = scored[i].second;

@@ -59,6 +59,17 @@ void write_with_matching_digest(const std::filesystem::path& dir, const std::str
   meta["index"]["digest"] = digest_hex(graph_bytes);
   io::write_file_atomically(dir / "index.json", meta.dump());
 }
+// The exact and the approximate server's top-k of every row of a left-padded batch [rows, columns].
+struct answers {
+  std::vector<std::int32_t> exact, approximate;
+};
+answers both_answers(model::server<model_t>& exact, model::server<model_t>& approximate,
+                     const std::vector<std::int32_t>& batch, index rows, index columns, index k, bool exclude) {
+  answers a{std::vector<std::int32_t>(std::size_t(rows * k)), std::vector<std::int32_t>(std::size_t(rows * k))};
+  exact.recommend(batch, rows, columns, k, exclude, a.exact);
+  approximate.recommend(batch, rows, columns, k, exclude, a.approximate);
+  return a;
+}
 }  // namespace
 
 TEST_CASE("the index path's top-k equals exact top-k when ef covers the catalog", "[index]") {
@@ -75,9 +86,7 @@ TEST_CASE("the index path's top-k equals exact top-k when ef covers the catalog"
       const index rows = 24, columns = 12, k = 10;
       const auto batch = test::mixed_histories(rows, columns, 4, 6, 300, 7);
       for (const bool exclude : {true, false}) {
-        std::vector<std::int32_t> want(std::size_t(rows * k)), got(std::size_t(rows * k));
-        exact.recommend(batch, rows, columns, k, exclude, want);
-        approximate.recommend(batch, rows, columns, k, exclude, got);
+        const auto [want, got] = both_answers(exact, approximate, batch, rows, columns, k, exclude);
         REQUIRE(got == want);
       }
       // One user with a history longer than max_len: the exclusion covers all of it.
@@ -150,9 +159,7 @@ TEST_CASE("with an exact head the index path never misses a head item of the exa
     const index n = 24, columns = 12, k = 10;
     const auto batch = test::mixed_histories(n, columns, 4, 6, 300, 17);
     for (const bool exclude : {true, false}) {
-      std::vector<std::int32_t> want(std::size_t(n * k)), got(std::size_t(n * k));
-      exact.recommend(batch, n, columns, k, exclude, want);
-      approximate.recommend(batch, n, columns, k, exclude, got);
+      const auto [want, got] = both_answers(exact, approximate, batch, n, columns, k, exclude);
       index head_answers = 0;
       for (index r = 0; r < n; ++r) {
         const auto mine = std::span(got).subspan(std::size_t(r * k), std::size_t(k));
@@ -168,9 +175,7 @@ TEST_CASE("with an exact head the index path never misses a head item of the exa
     // A head covering the catalog: the graph adds nothing and the answer is exact, history excluded or not.
     search.set_exact_head(300);
     for (const bool exclude : {true, false}) {
-      std::vector<std::int32_t> want(std::size_t(n * k)), got(std::size_t(n * k));
-      exact.recommend(batch, n, columns, k, exclude, want);
-      approximate.recommend(batch, n, columns, k, exclude, got);
+      const auto [want, got] = both_answers(exact, approximate, batch, n, columns, k, exclude);
       REQUIRE(got == want);
     }
     REQUIRE_THROWS_WITH(search.set_exact_head(301), Catch::Contains("an exact head of 301 items, expected 0..300"));

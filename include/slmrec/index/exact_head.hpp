@@ -55,8 +55,8 @@ class exact_head {
             rows - 1, rows - 1);
     exact_head h;
     h.dim_ = dim;
-    h.member_.assign(std::size_t(rows), false);
     if (size == 0) return h;
+    h.member_.assign(std::size_t(rows), false);
     std::vector<std::pair<float, std::int32_t>> norms;  // squared
     norms.reserve(std::size_t(rows - 1));
     for (index r = 1; r < rows; ++r) {
@@ -110,7 +110,20 @@ class exact_head {
   index dim_ = 0;
   std::vector<std::int32_t> ids_;
   std::vector<float> rows_;  // [size, dim], the rows of ids_ in order
-  std::vector<bool> member_;
+  std::vector<bool> member_;  // [rows] when the head is not empty
 };
+
+// The candidates of the index path for query q [dim], appended to `out` as
+// (exact score, id) in no particular order: the graph's ids that `skip` does
+// not reject and the head does not hold, each scored as q . row(id), then the
+// head's `count` best that `skip` does not reject. The one merge of graph and
+// head that model::indexed_search and benchmarks/bench_index both run.
+template <class Skip, class Row>
+void score_candidates(const float* q, index dim, std::span<const std::int32_t> graph_ids, const exact_head& head,
+                      index count, Skip&& skip, Row&& row, std::vector<std::pair<float, std::int32_t>>& out) {
+  for (const auto id : graph_ids)
+    if (!skip(id) && !head.contains(id)) out.emplace_back(detail::dot(q, row(id), std::size_t(dim)), id);
+  head.append_best(q, count, skip, out);
+}
 
 }  // namespace slmrec::ann

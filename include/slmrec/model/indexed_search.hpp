@@ -160,9 +160,10 @@ class indexed_search final : public approximate_search {
 
     index_.search(std::span(q, std::size_t(scored_width(model_))), k + excluded_.size(), ef_, candidates_);
     scored_.clear();
-    for (const auto id : candidates_)
-      if (!is_excluded(id) && !head_.contains(id)) scored_.emplace_back(score(q, id), id);
-    head_.append_best(q, k, is_excluded, scored_);
+    const index w = scored_width(model_);
+    ann::score_candidates(
+        q, w, candidates_, head_, k, is_excluded,
+        [&](std::int32_t id) { return detail::weight_row(model_.scoring_weights(), id, w, scratch_); }, scored_);
     if (index(scored_.size()) < k) {
       // The graph returned too few (k near the catalog size): score every item,
       // excluded ones last as in the exact path.
