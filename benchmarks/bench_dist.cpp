@@ -58,8 +58,8 @@ std::vector<std::vector<std::int32_t>> random_rows(index rows, index seq, index 
 
 template <class Arch>
 nlohmann::json run(const slmrec::dist::mpi& comm, const slmrec::model::recommender_config& cfg, const options& o,
-                   std::span<const std::vector<std::int32_t>> sequences, std::span<const std::int64_t> counts,
-                   index batch, bool every_position) {
+                   const slmrec::data::sequence_table& sequences, std::span<const std::int64_t> counts, index batch,
+                   bool every_position) {
   using namespace slmrec;
   using BE = backend::eigen_cpu;
   model::recommender<BE, Arch> m(cfg);
@@ -159,9 +159,8 @@ int main(int argc, char** argv) {
     cfg.dropout = 0.0;                                       // timing workloads use dropout 0
     cfg.head = cfg.arch == "llama" ? "classifier" : "tied";  // as bench_presets and torch_reference.py
     const slmrec::index batch = o.batch > 0 ? o.batch : slmrec::index(j.at("batch"));
-    std::vector<std::vector<std::int32_t>> rows;
     std::vector<std::int64_t> counts;
-    std::span<const std::vector<std::int32_t>> sequences;
+    slmrec::data::sequence_table sequences;  // shares the split's array
     slmrec::data::dataset ds;
     slmrec::data::split split;
     if (!o.data.empty()) {
@@ -172,8 +171,7 @@ int main(int argc, char** argv) {
       counts = split.train_item_counts;
     } else {
       cfg.num_items = o.items > 0 ? o.items : slmrec::index(j.at("items"));
-      rows = random_rows(batch * (o.warmup + o.steps), cfg.max_len, cfg.num_items);
-      sequences = rows;
+      sequences = random_rows(batch * (o.warmup + o.steps), cfg.max_len, cfg.num_items);
       counts.assign(std::size_t(cfg.num_items + 1), 1);
       counts[0] = 0;
     }

@@ -90,7 +90,10 @@ table checkpoint_table(const std::string& dir, const std::string& data, index q,
     rng gen(seed);
     if (!data.empty()) {
       const auto ds = data::read_dataset(data, {});
-      for (index i = 0; i < q; ++i) histories.push_back(ds.sequences[gen.below(std::uint64_t(ds.num_users()))]);
+      for (index i = 0; i < q; ++i) {
+        const auto h = ds.sequences[gen.below(std::uint64_t(ds.num_users()))];
+        histories.emplace_back(h.begin(), h.end());
+      }
       t.what += ", users of " + data;
     } else {
       for (index i = 0; i < q; ++i) {

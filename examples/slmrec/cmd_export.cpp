@@ -51,8 +51,7 @@ void add_export(CLI::App& app) {
         result = xt::zeros<float>({std::size_t(ds.num_users()), std::size_t(m.config().dim)});
         for (index u0 = 0; u0 < ds.num_users(); u0 += o->batch) {
           const index n = std::min(o->batch, ds.num_users() - u0);
-          const auto batch = model::pad_sequences(
-              std::span(ds.sequences).subspan(std::size_t(u0), std::size_t(n)), m.config().max_len);
+          const auto batch = model::pad_sequences(ds.sequences, std::size_t(u0), std::size_t(n), m.config().max_len);
           const auto e = model::user_embeddings(m, batch);
           std::copy(e.begin(), e.end(), result.begin() + u0 * m.config().dim);
         }

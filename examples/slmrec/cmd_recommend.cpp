@@ -129,8 +129,7 @@ void add_recommend(CLI::App& app) {
               n_items);
       std::vector<std::int32_t> top(std::size_t(ds.num_users() * o->k));
       const auto t0 = std::chrono::steady_clock::now();
-      model::recommend_histories(serve, std::span(ds.sequences), m.config().max_len, o->k, !o->keep_history, top, {},
-                                 o->batch);
+      model::recommend_histories(serve, ds.sequences, m.config().max_len, o->k, !o->keep_history, top, {}, o->batch);
       std::string text;
       for (index u = 0; u < ds.num_users(); ++u)
         text += fmt::format("{}\t{}\n", u + 1,

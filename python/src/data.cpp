@@ -23,7 +23,7 @@ namespace {
 dataset_ptr from_sequences(const py::sequence& seqs, const std::string& name) {
   if (seqs.size() == 0) throw py::value_error("from_sequences: no sequences (an empty list)");
   std::vector<std::int32_t> users;
-  std::vector<std::vector<std::int32_t>> sequences;
+  data::sequence_table sequences;
   for (std::size_t u = 0; u < seqs.size(); ++u) {
     const std::string row = fmt::format("sequences[{}]", u);
     const auto ids = as_id_vector(seqs[u], row);

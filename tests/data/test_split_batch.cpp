@@ -41,7 +41,7 @@ TEST_CASE("left_pad keeps the most recent items right-aligned", "[data][batch]")
 }
 
 TEST_CASE("training batches: padding, truncation, targets", "[data][batch]") {
-  const seqs train{{1, 2, 3, 4, 5, 6}, {7, 8}, {9}, {2, 3, 4}};
+  const data::sequence_table train{{1, 2, 3, 4, 5, 6}, {7, 8}, {9}, {2, 3, 4}};
   data::batch_options o{.batch_size = 2, .max_len = 3, .shuffle = false};
   data::batcher b(train, o);
   CHECK(b.num_examples() == 3);
@@ -88,8 +88,9 @@ TEST_CASE("training batches: padding, truncation, targets", "[data][batch]") {
 }
 
 TEST_CASE("training batches: shuffling is deterministic per seed and epoch", "[data][batch]") {
-  seqs train;
-  for (std::int32_t u = 0; u < 64; ++u) train.push_back({u + 1, u + 2, u + 3});
+  seqs rows;
+  for (std::int32_t u = 0; u < 64; ++u) rows.push_back({u + 1, u + 2, u + 3});
+  const data::sequence_table train(rows);
   const auto order_of = [&](std::uint64_t seed, std::uint64_t epoch) {
     data::batcher b(train, {.batch_size = 10, .max_len = 5, .shuffle = true, .seed = seed});
     b.start_epoch(epoch);
@@ -111,9 +112,9 @@ TEST_CASE("training batches: shuffling is deterministic per seed and epoch", "[d
 }
 
 TEST_CASE("batcher rejects bad options and padding ids in the data", "[data][batch][errors]") {
-  const seqs train{{1, 2}};
+  const data::sequence_table train{{1, 2}};
   REQUIRE_THROWS_WITH(data::batcher(train, {.batch_size = 0}), Contains("batch_size = 0"));
   REQUIRE_THROWS_WITH(data::batcher(train, {.max_len = 0}), Contains("max_len = 0"));
-  const seqs bad{{1, 0, 2}};
+  const data::sequence_table bad{{1, 0, 2}};
   REQUIRE_THROWS_WITH(data::batcher(bad, {}), Contains("position 1") && Contains("item 0"));
 }

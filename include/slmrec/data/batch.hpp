@@ -8,6 +8,7 @@
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/rng.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/data/sequence_table.hpp>
 #include <span>
 #include <utility>
 #include <vector>
@@ -71,8 +72,8 @@ inline void fill_training_row(std::span<const std::int32_t> seq, target_mode mod
 }
 
 // The batch of rows for `users` (indices into `sequences`, each >= 2 items).
-inline void make_training_batch(std::span<const std::vector<std::int32_t>> sequences,
-                                std::span<const std::int32_t> users, const batch_options& options, batch& out) {
+inline void make_training_batch(const sequence_table& sequences, std::span<const std::int32_t> users,
+                                const batch_options& options, batch& out) {
   require(options.max_len > 0, "batch: max_len = {}, expected > 0", options.max_len);
   out.size = static_cast<index>(users.size());
   out.length = options.max_len;
@@ -110,8 +111,7 @@ struct batch_share {
 // `sequences` must outlive the batcher.
 class batcher {
  public:
-  batcher(std::span<const std::vector<std::int32_t>> sequences, const batch_options& options)
-      : sequences_(sequences), options_(options) {
+  batcher(const sequence_table& sequences, const batch_options& options) : sequences_(&sequences), options_(options) {
     require(options.batch_size > 0, "batcher: batch_size = {}, expected > 0", options.batch_size);
     require(options.max_len > 0, "batcher: max_len = {}, expected > 0", options.max_len);
     for (std::size_t u = 0; u < sequences.size(); ++u) {
@@ -127,6 +127,7 @@ class batcher {
     }
     start_epoch(0);
   }
+  batcher(sequence_table&&, const batch_options&) = delete;  // it keeps a reference: no temporaries
 
   [[nodiscard]] index num_examples() const { return static_cast<index>(examples_.size()); }
   [[nodiscard]] index batch_size() const { return options_.batch_size; }
@@ -160,10 +161,10 @@ class batcher {
     const index rows = std::min(options_.batch_size, n - cursor_);
     if (rows <= 0 || (options_.drop_last && rows < options_.batch_size)) return false;
     const batch_share s = share_of(rows, part, parts);
-    make_training_batch(sequences_,
-                        std::span(order_).subspan(static_cast<std::size_t>(cursor_ + s.first),
-                                                  static_cast<std::size_t>(s.count)),
-                        options_, out);
+    make_training_batch(
+        *sequences_,
+        std::span(order_).subspan(static_cast<std::size_t>(cursor_ + s.first), static_cast<std::size_t>(s.count)),
+        options_, out);
     cursor_ += rows;
     return true;
   }
@@ -178,14 +179,14 @@ class batcher {
   void next_rows(batch& out, index rows) {
     require(rows >= 0, "batcher: {} rows asked for, expected >= 0", rows);
     rows = std::min(rows, remaining());
-    make_training_batch(sequences_,
+    make_training_batch(*sequences_,
                         std::span(order_).subspan(static_cast<std::size_t>(cursor_), static_cast<std::size_t>(rows)),
                         options_, out);
     cursor_ += rows;
   }
 
  private:
-  std::span<const std::vector<std::int32_t>> sequences_;
+  const sequence_table* sequences_;
   batch_options options_;
   std::vector<std::int32_t> examples_;
   std::vector<std::int32_t> order_;

@@ -1,10 +1,12 @@
 #pragma once
 // The in-memory dataset every reader produces: one chronological item
-// sequence per user, item ids dense from 1 so that 0 stays free for padding.
+// sequence per user, item ids dense from 1 so that 0 stays free for padding,
+// all users' items in one flat array (data/sequence_table.hpp).
 #include <cstdint>
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
 #include <slmrec/data/load_report.hpp>
+#include <slmrec/data/sequence_table.hpp>
 #include <slmrec/data/shard.hpp>
 #include <string>
 #include <vector>
@@ -13,7 +15,7 @@ namespace slmrec::data {
 
 struct dataset {
   // sequences[u] = the items of user u + 1 in chronological order; ids 1..num_items.
-  std::vector<std::vector<std::int32_t>> sequences;
+  sequence_table sequences;
   std::int32_t num_items = 0;
   // Original ids when the reader renumbered them (user_names[u] for user u + 1,
   // item_names[i - 1] for item i); empty when the file's ids were kept.
@@ -26,11 +28,7 @@ struct dataset {
 
   [[nodiscard]] index num_users() const { return static_cast<index>(sequences.size()); }
 
-  [[nodiscard]] index num_interactions() const {
-    index n = 0;
-    for (const auto& s : sequences) n += static_cast<index>(s.size());
-    return n;
-  }
+  [[nodiscard]] index num_interactions() const { return sequences.total_items(); }
 
   // The id the input file used for user index u (0-based) and item id i.
   [[nodiscard]] std::string user_name(index u) const {
@@ -61,13 +59,13 @@ inline void validate(const dataset& d) {
 }
 
 // Data parallelism (--shard-data): empties the sequences of every user outside
-// shard `s` (their memory freed); indices and item ids stay as they were.
+// shard `s` (their memory freed: the array is rebuilt with this shard's items
+// only); indices and item ids stay as they were.
 inline void keep_shard(dataset& d, const shard& s) {
   require(s.parts >= 1 && s.part >= 0 && s.part < s.parts, "shard {} of {}: expected 0 <= part < parts", s.part,
           s.parts);
   require(d.shard.whole(), "{}: the dataset is already shard {} of {}", d.source, d.shard.part, d.shard.parts);
-  for (std::size_t u = 0; u < d.sequences.size(); ++u)
-    if (!s.holds(index(u))) std::vector<std::int32_t>().swap(d.sequences[u]);
+  d.sequences.retain([&](std::size_t u, std::int32_t) { return s.holds(index(u)); });
   d.shard = s;
 }
 

@@ -43,24 +43,22 @@ inline compact_counts compact_ids(dataset& d) {
         names.push_back(d.item_names.empty() ? std::to_string(i)
                                              : std::move(d.item_names[static_cast<std::size_t>(i - 1)]));
     d.item_names = std::move(names);
-    for (auto& seq : d.sequences)
-      for (auto& item : seq) item = new_id[static_cast<std::size_t>(item)];
+    for (std::size_t u = 0; u < d.sequences.size(); ++u)
+      for (auto& item : d.sequences.mutable_row(u)) item = new_id[static_cast<std::size_t>(item)];
     d.num_items = next;
   }
 
   const auto empty = std::count_if(d.sequences.begin(), d.sequences.end(), [](const auto& s) { return s.empty(); });
   counts.users_removed = static_cast<index>(empty);
   if (counts.users_removed > 0) {
-    std::vector<std::vector<std::int32_t>> sequences;
     std::vector<std::string> names;
-    sequences.reserve(d.sequences.size() - static_cast<std::size_t>(empty));
-    for (std::size_t u = 0; u < d.sequences.size(); ++u) {
-      if (d.sequences[u].empty()) continue;
-      names.push_back(d.user_names.empty() ? std::to_string(u + 1) : std::move(d.user_names[u]));
-      sequences.push_back(std::move(d.sequences[u]));
-    }
-    d.sequences = std::move(sequences);
+    names.reserve(d.sequences.size() - static_cast<std::size_t>(empty));
+    for (std::size_t u = 0; u < d.sequences.size(); ++u)
+      if (!d.sequences[u].empty())
+        names.push_back(d.user_names.empty() ? std::to_string(u + 1) : std::move(d.user_names[u]));
+    d.sequences.erase_rows_unless([&](std::size_t u) { return !d.sequences[u].empty(); });
     d.user_names = std::move(names);
+    d.sequences.compact();  // the array holds exactly the kept rows (k-core's cleared ones gone)
   }
   return counts;
 }
@@ -71,19 +69,14 @@ inline index remove_duplicates(dataset& d) {
   validate(d);
   // last_user[i] == u + 1 once user u has item i: one pass, no per-user set.
   std::vector<std::size_t> last_user(static_cast<std::size_t>(d.num_items) + 1, 0);
-  index removed = 0;
-  for (std::size_t u = 0; u < d.sequences.size(); ++u) {
-    auto& seq = d.sequences[u];
-    const auto kept = std::remove_if(seq.begin(), seq.end(), [&](std::int32_t item) {
-      auto& mark = last_user[static_cast<std::size_t>(item)];
-      if (mark == u + 1) return true;
-      mark = u + 1;
-      return false;
-    });
-    removed += static_cast<index>(seq.end() - kept);
-    seq.erase(kept, seq.end());
-  }
-  return removed;
+  const index before = d.num_interactions();
+  d.sequences.retain([&](std::size_t u, std::int32_t item) {
+    auto& mark = last_user[static_cast<std::size_t>(item)];
+    if (mark == u + 1) return false;
+    mark = u + 1;
+    return true;
+  });
+  return before - d.num_interactions();
 }
 
 struct kcore_counts {
@@ -118,7 +111,7 @@ inline kcore_counts filter_kcore(dataset& d, index k) {
     for (std::size_t u = 0; u < d.sequences.size(); ++u)
       if (user_alive[u] && static_cast<index>(d.sequences[u].size()) < k) {
         user_alive[u] = 0;
-        d.sequences[u].clear();
+        d.sequences.clear_row(u);
         ++counts.users_removed;
         changed = true;
       }
@@ -130,8 +123,8 @@ inline kcore_counts filter_kcore(dataset& d, index k) {
         items_changed = true;
       }
     if (items_changed) {
-      for (auto& seq : d.sequences)
-        std::erase_if(seq, [&](std::int32_t item) { return !item_alive[static_cast<std::size_t>(item)]; });
+      d.sequences.retain(
+          [&](std::size_t, std::int32_t item) { return item_alive[static_cast<std::size_t>(item)] != 0; });
       changed = true;
     }
     if (!changed) break;

@@ -18,7 +18,7 @@ inline dataset parse_interactions(std::string_view text, const std::string& sour
   load_report report;
   report.detected = format::interactions;
   std::vector<std::int32_t> users;
-  std::vector<std::vector<std::int32_t>> sequences;
+  sequence_table sequences;
   // The line each user started on: the order of a user whose lines are split
   // by other users' lines is not chronological by construction, so we refuse.
   std::unordered_map<std::int32_t, index> first_line;
@@ -47,9 +47,9 @@ inline dataset parse_interactions(std::string_view text, const std::string& sour
             "started on line {})",
             source, number, user, seen->second);
       users.push_back(user);
-      sequences.emplace_back();
+      sequences.push_empty();
     }
-    sequences.back().push_back(item);
+    sequences.append_to_last(item);
   }
   report.lines_read = lines.number();
   if (users.empty())

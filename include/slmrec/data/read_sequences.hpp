@@ -18,7 +18,7 @@ inline dataset parse_sequences(std::string_view text, const std::string& source)
   load_report report;
   report.detected = format::sequences;
   std::vector<std::int32_t> users;
-  std::vector<std::vector<std::int32_t>> sequences;
+  sequence_table sequences;                            // one flat array: no per-user block or growth slack
   std::unordered_map<std::int32_t, index> first_line;  // a user given twice has no defined order
   detail::line_reader lines(text);
   std::string_view line;
@@ -42,7 +42,7 @@ inline dataset parse_sequences(std::string_view text, const std::string& source)
       fail("{}:{}: user {} has no items: expected 'user item1 item2 ...', found only the user id", source, number,
            user);
     users.push_back(user);
-    sequences.emplace_back(items.begin(), items.end());  // exact size: a grown vector keeps up to 2x spare
+    sequences.push_back(items);
   }
   report.lines_read = lines.number();
   if (users.empty())

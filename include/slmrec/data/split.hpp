@@ -12,9 +12,9 @@ namespace slmrec::data {
 
 // One target per evaluated user.
 struct eval_part {
-  std::vector<std::int32_t> users;                // user index u (user id u + 1)
-  std::vector<std::vector<std::int32_t>> inputs;  // the chronological prefix the model sees
-  std::vector<std::int32_t> targets;              // the item to predict next
+  std::vector<std::int32_t> users;    // user index u (user id u + 1)
+  sequence_table inputs;              // the chronological prefix the model sees (a window on the dataset's array)
+  std::vector<std::int32_t> targets;  // the item to predict next
 
   [[nodiscard]] index size() const { return static_cast<index>(users.size()); }
 };
@@ -22,8 +22,10 @@ struct eval_part {
 struct split {
   std::int32_t num_items = 0;
   // Every user's training sequence, indexed by user: all but the last two
-  // items, or the whole sequence for a user with fewer than 3 items.
-  std::vector<std::vector<std::int32_t>> train;
+  // items, or the whole sequence for a user with fewer than 3 items. Like
+  // the parts' inputs, windows on the dataset's array (nothing is copied:
+  // the split keeps the array alive on its own).
+  sequence_table train;
   eval_part valid;  // input = train[u], target = second-to-last item
   eval_part test;   // input = everything before the last item (validation item included), target = last item
   // Users with fewer than 3 interactions: they cannot give a training item,
@@ -42,24 +44,23 @@ struct split {
   split s;
   s.num_items = d.num_items;
   s.shard = d.shard;
-  s.train.resize(d.sequences.size());
-  for (std::size_t u = 0; u < d.sequences.size(); ++u) {
-    if (!d.shard.holds(index(u))) continue;  // another rank's user
-    const auto& seq = d.sequences[u];
-    const std::size_t n = seq.size();
+  const auto& all = d.sequences;
+  for (std::size_t u = 0; u < all.size(); ++u) {
+    const bool held = d.shard.holds(index(u));  // another rank's user: an empty row
+    const std::size_t n = held ? all[u].size() : 0;
     if (n < 3) {
-      s.train[u] = seq;
-      ++s.train_only_users;
+      s.train.push_window(all, u, n);
+      if (held) ++s.train_only_users;
       continue;
     }
-    s.train[u].assign(seq.begin(), seq.end() - 2);
+    s.train.push_window(all, u, n - 2);
     const auto user = static_cast<std::int32_t>(u);
     s.valid.users.push_back(user);
-    s.valid.inputs.push_back(s.train[u]);
-    s.valid.targets.push_back(seq[n - 2]);
+    s.valid.inputs.push_window(all, u, n - 2);
+    s.valid.targets.push_back(all[u][n - 2]);
     s.test.users.push_back(user);
-    s.test.inputs.emplace_back(seq.begin(), seq.end() - 1);
-    s.test.targets.push_back(seq[n - 1]);
+    s.test.inputs.push_window(all, u, n - 1);
+    s.test.targets.push_back(all[u][n - 1]);
   }
   s.train_item_counts = item_counts(s.train, s.num_items);
   return s;

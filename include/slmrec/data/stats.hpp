@@ -41,10 +41,9 @@ struct dataset_stats {
 }
 
 // How often each item occurs: counts[i] for item i, counts[0] = 0 (padding).
-[[nodiscard]] inline std::vector<std::int64_t> item_counts(const std::vector<std::vector<std::int32_t>>& sequences,
-                                                           std::int32_t num_items) {
+[[nodiscard]] inline std::vector<std::int64_t> item_counts(const sequence_table& sequences, std::int32_t num_items) {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(num_items) + 1, 0);
-  for (const auto& seq : sequences)
+  for (const auto seq : sequences)
     for (std::int32_t item : seq) {
       require(item >= 1 && item <= num_items, "item_counts: item {} out of range [1, {}]", item, num_items);
       ++counts[static_cast<std::size_t>(item)];

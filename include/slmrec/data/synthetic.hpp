@@ -162,9 +162,8 @@ inline dataset make_synthetic(const synthetic_options& o = {}) {
   d.num_items = o.items;
   d.source = "synthetic";
   validate(o);
-  d.sequences.reserve(std::size_t(o.users));
-  generate_synthetic(
-      o, [&](index, std::span<const std::int32_t> items) { d.sequences.emplace_back(items.begin(), items.end()); });
+  d.sequences.reserve(std::size_t(o.users), std::size_t(o.users * (o.min_len + o.max_len) / 2));
+  generate_synthetic(o, [&](index, std::span<const std::int32_t> items) { d.sequences.push_back(items); });
   return d;
 }
 

@@ -54,7 +54,7 @@ class distiller {
 
   // `train_sequences` sizes the teacher cache (one slot per user).
   distiller(Teacher& teacher, Student& student, block_map map, distill_weights w,
-            std::span<const std::vector<std::int32_t>> train_sequences)
+            const data::sequence_table& train_sequences)
       : teacher_(teacher), student_(student), map_(map), w_(w) {
     require(map.teacher_layers == teacher.depth() && map.student_layers == student.depth(),
             "block map {}->{} does not fit a {}-layer teacher and a {}-layer student", map.teacher_layers,

@@ -15,9 +15,9 @@ namespace slmrec::eval {
 struct split_view {
   std::int32_t num_items = 0;
   std::span<const std::int32_t> users{};                   // [n] user index
-  std::span<const std::vector<std::int32_t>> inputs{};     // [n] chronological input prefix
+  data::sequence_table_ref inputs{};                       // [n] chronological input prefix
   std::span<const std::int32_t> targets{};                 // [n]
-  std::span<const std::vector<std::int32_t>> sequences{};  // [all users] whole sequences; empty: input + target
+  data::sequence_table_ref sequences{};                    // [all users] whole sequences; empty: input + target
   std::span<const std::int64_t> item_counts{};             // [num_items + 1]; needed by popularity sampling
   data::shard shard{};  // --shard-data: the view holds this rank's users only (data/shard.hpp)
 

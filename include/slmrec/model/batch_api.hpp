@@ -11,6 +11,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/data/sequence_table.hpp>
 #include <slmrec/model/serving.hpp>
 
 namespace slmrec::model {
@@ -61,15 +62,21 @@ xt::xtensor<float, 2> user_embeddings(Model& m, const xt::xtensor<std::int32_t, 
   return out;
 }
 
-// Left-pads sequences into a [count, max_len] batch (the most recent items kept).
-inline xt::xtensor<std::int32_t, 2> pad_sequences(std::span<const std::vector<std::int32_t>> sequences, index max_len) {
-  xt::xtensor<std::int32_t, 2> out = xt::zeros<std::int32_t>({sequences.size(), std::size_t(max_len)});
-  for (std::size_t r = 0; r < sequences.size(); ++r) {
-    const auto& s = sequences[r];
+// Left-pads rows [first, first + count) of `sequences` into a [count, max_len]
+// batch (the most recent items kept).
+template <data::sequence_list List>
+xt::xtensor<std::int32_t, 2> pad_sequences(const List& sequences, std::size_t first, std::size_t count, index max_len) {
+  xt::xtensor<std::int32_t, 2> out = xt::zeros<std::int32_t>({count, std::size_t(max_len)});
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::span<const std::int32_t> s(sequences[first + r]);
     const index kept = std::min<index>(index(s.size()), max_len);
     for (index j = 0; j < kept; ++j) out(r, std::size_t(max_len - kept + j)) = s[s.size() - std::size_t(kept - j)];
   }
   return out;
+}
+template <data::sequence_list List>
+xt::xtensor<std::int32_t, 2> pad_sequences(const List& sequences, index max_len) {
+  return pad_sequences(sequences, 0, sequences.size(), max_len);
 }
 
 // Each history's k best next items (best first) into out [n, k] and, unless
@@ -77,10 +84,9 @@ inline xt::xtensor<std::int32_t, 2> pad_sequences(std::span<const std::vector<st
 // through the server, left-padded to max_len (the most recent items read).
 // With `exclude_history` a history longer than max_len goes through the
 // one-user path, which excludes all of it, not only what the model read.
-template <class Model>
-void recommend_histories(server<Model>& serve, std::span<const std::vector<std::int32_t>> histories, index max_len,
-                         index k, bool exclude_history, std::span<std::int32_t> out, std::span<float> scores = {},
-                         index batch = 256) {
+template <class Model, data::sequence_list List>
+void recommend_histories(server<Model>& serve, const List& histories, index max_len, index k, bool exclude_history,
+                         std::span<std::int32_t> out, std::span<float> scores = {}, index batch = 256) {
   const auto users = index(histories.size());
   require(index(out.size()) == users * k, "recommend: output holds {} ids, expected {} x {}", out.size(), users, k);
   require(scores.empty() || index(scores.size()) == users * k,
@@ -91,13 +97,12 @@ void recommend_histories(server<Model>& serve, std::span<const std::vector<std::
   };
   for (index u0 = 0; u0 < users; u0 += batch) {
     const index n = std::min(batch, users - u0);
-    const auto some = histories.subspan(std::size_t(u0), std::size_t(n));
-    const auto padded = pad_sequences(some, max_len);
+    const auto padded = pad_sequences(histories, std::size_t(u0), std::size_t(n), max_len);
     serve.recommend(std::span(padded.data(), padded.size()), n, max_len, k, exclude_history, rows_of(out, u0, n),
                     rows_of(scores, u0, n));
     if (!exclude_history) continue;
     for (index r = 0; r < n; ++r)
-      if (const auto& h = some[std::size_t(r)]; index(h.size()) > max_len)
+      if (const std::span<const std::int32_t> h(histories[std::size_t(u0 + r)]); index(h.size()) > max_len)
         serve.recommend(h, k, true, rows_of(out, u0 + r, 1), rows_of(scores, u0 + r, 1));
   }
 }

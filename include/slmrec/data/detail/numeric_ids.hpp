@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <slmrec/core/error.hpp>
 #include <slmrec/data/dataset.hpp>
 #include <string>
 #include <vector>
@@ -15,8 +16,9 @@
 namespace slmrec::data::detail {
 
 // users[k] is the (distinct) id of the k-th user in file order, sequences[k] its items.
-inline dataset from_numeric(std::vector<std::int32_t> users, std::vector<std::vector<std::int32_t>> sequences,
-                            const std::string& source, load_report report) {
+inline dataset from_numeric(std::vector<std::int32_t> users, sequence_table sequences, const std::string& source,
+                            load_report report) {
+  require(users.size() == sequences.size(), "{}: {} user ids for {} sequences", source, users.size(), sequences.size());
   dataset d;
   d.source = source;
 
@@ -28,20 +30,20 @@ inline dataset from_numeric(std::vector<std::int32_t> users, std::vector<std::ve
   std::vector<std::int32_t> distinct;
   std::size_t interactions = 0;
   std::int32_t largest = 0;
-  for (const auto& seq : sequences) {
+  for (const auto seq : sequences) {
     interactions += seq.size();
     for (const std::int32_t item : seq) largest = std::max(largest, item);
   }
   report.interactions_read = static_cast<index>(interactions);
   if (static_cast<std::size_t>(largest) <= 32 * interactions + 4096) {
     std::vector<bool> present(static_cast<std::size_t>(largest) + 1, false);
-    for (const auto& seq : sequences)
+    for (const auto seq : sequences)
       for (const std::int32_t item : seq) present[static_cast<std::size_t>(item)] = true;
     for (std::int32_t id = 1; id <= largest; ++id)
       if (present[static_cast<std::size_t>(id)]) distinct.push_back(id);
   } else {
     distinct.reserve(interactions);
-    for (const auto& seq : sequences) distinct.insert(distinct.end(), seq.begin(), seq.end());
+    for (const auto seq : sequences) distinct.insert(distinct.end(), seq.begin(), seq.end());
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   }
@@ -50,8 +52,8 @@ inline dataset from_numeric(std::vector<std::int32_t> users, std::vector<std::ve
   d.num_items = static_cast<std::int32_t>(distinct.size());
   // Ids are positive and distinct, so they are 1..n exactly when the largest is n.
   if (!distinct.empty() && distinct.back() != d.num_items) {
-    for (auto& seq : sequences)
-      for (auto& item : seq)
+    for (std::size_t u = 0; u < sequences.size(); ++u)
+      for (auto& item : sequences.mutable_row(u))
         item =
             static_cast<std::int32_t>(std::lower_bound(distinct.begin(), distinct.end(), item) - distinct.begin()) + 1;
     d.item_names.reserve(distinct.size());
@@ -76,8 +78,12 @@ inline dataset from_numeric(std::vector<std::int32_t> users, std::vector<std::ve
                     "increasing id order; original ids kept in user_names",
                     users.size(), largest_user, users.size()));
   }
-  d.sequences.reserve(sequences.size());
-  for (std::size_t k : order) d.sequences.push_back(std::move(sequences[k]));
+  if (std::is_sorted(users.begin(), users.end())) {
+    d.sequences = std::move(sequences);  // file order is id order (every file of ../shared/data): no copy
+  } else {
+    d.sequences.reserve(sequences.size(), std::size_t(sequences.total_items()));
+    for (std::size_t k : order) d.sequences.push_back(sequences[k]);
+  }
   d.report = std::move(report);
   return d;
 }

@@ -95,15 +95,14 @@ inline dataset group_records(records&& rec, const std::string& source, const loa
   dataset d;
   d.source = source;
   d.num_items = static_cast<std::int32_t>(rec.items.size());
-  d.sequences.resize(num_users);
+  d.sequences.reserve(num_users, grouped.size());
   for (std::size_t u = 0; u < num_users; ++u) {
     const auto first = grouped.begin() + static_cast<std::ptrdiff_t>(start[u]);
     const auto last = grouped.begin() + static_cast<std::ptrdiff_t>(start[u + 1]);
     if (rec.has_time)
       std::stable_sort(first, last, [&](std::size_t a, std::size_t b) { return rec.time[a] < rec.time[b]; });
-    auto& seq = d.sequences[u];
-    seq.reserve(static_cast<std::size_t>(last - first));
-    for (auto it = first; it != last; ++it) seq.push_back(rec.item[*it] + 1);
+    d.sequences.push_empty();
+    for (auto it = first; it != last; ++it) d.sequences.append_to_last(rec.item[*it] + 1);
   }
   report.sorted_by_timestamp = rec.has_time;
   d.user_names = rec.users.take_names();
