@@ -57,10 +57,7 @@ inline eval::eval_options eval_options_of(const eval_job& job, index max_len) {
 
 inline eval_job_result job_result(eval::eval_result result, const eval_job& job) {
   eval_job_result r{std::move(result), {}};
-  r.json = r.result.metrics.to_json();
-  r.json["protocol"] = r.result.protocol;
-  r.json["split"] = job.split;
-  record_sample(r.json, r.result, job.seed);
+  r.json = eval_json(r.result, job.split, job.seed);
   return r;
 }
 

@@ -43,6 +43,17 @@ inline void record_sample(nlohmann::json& j, const eval::eval_result& r, std::ui
   j["eval_users_total"] = r.population;
 }
 
+// An evaluation as every report writes it: the metrics, the protocol, the
+// split's name and the sample (record_sample).
+[[nodiscard]] inline nlohmann::json eval_json(const eval::eval_result& r, const std::string& split,
+                                              std::uint64_t seed) {
+  nlohmann::json j = r.metrics.to_json();
+  j["protocol"] = r.protocol;
+  j["split"] = split;
+  record_sample(j, r, seed);
+  return j;
+}
+
 struct test_report_t {
   nlohmann::json json;  // what DIR/test_metrics.json holds
   std::string summary;  // the metrics in one line, as the tool prints them
@@ -61,10 +72,7 @@ test_report_t test_report(Model& m, const data::split& split, const data::datase
   eo.max_users = t.test_users;
   eo.seed = t.seed;  // picks the sample; full ranking draws nothing else from it
   const auto test = evaluate_model(m, eval::test_view(split, ds), eo, comm);
-  nlohmann::json j = test.metrics.to_json();
-  j["protocol"] = test.protocol;
-  j["split"] = "test";
-  record_sample(j, test, t.seed);
+  nlohmann::json j = eval_json(test, "test", t.seed);
   j["best_epoch"] = r.state.best_epoch;
   j["epochs"] = r.state.epoch;
   j["seconds"] = r.seconds;
