@@ -173,7 +173,8 @@ void run(Model& m, const preset& p, const options& o) {
       // Every item seen once, so the popularity and mixed samplers have counts to draw from.
       const std::vector<std::int64_t> counts(std::size_t(p.items + 1), 1);
       const slmrec::train::candidate_sampler sampler(
-          std::int32_t(p.items), counts, {o.negatives, slmrec::train::parse_proposal(o.sampler), false, true});
+          std::int32_t(p.items), counts,
+          {.negatives = o.negatives, .sampler = slmrec::train::parse_proposal(o.sampler), .in_batch = false});
       m.enable_sparse_item_gradients();
       slmrec::train::adamw<be> opt(m.parameters(), {});
       slmrec::train::candidate_set set;
