@@ -11,6 +11,7 @@
 
 #include <slmrec/core/error.hpp>
 #include <slmrec/core/types.hpp>
+#include <slmrec/data/batch.hpp>
 #include <slmrec/data/sequence_table.hpp>
 #include <slmrec/model/serving.hpp>
 
@@ -66,12 +67,10 @@ xt::xtensor<float, 2> user_embeddings(Model& m, const xt::xtensor<std::int32_t, 
 // batch (the most recent items kept).
 template <data::sequence_list List>
 xt::xtensor<std::int32_t, 2> pad_sequences(const List& sequences, std::size_t first, std::size_t count, index max_len) {
-  xt::xtensor<std::int32_t, 2> out = xt::zeros<std::int32_t>({count, std::size_t(max_len)});
-  for (std::size_t r = 0; r < count; ++r) {
-    const std::span<const std::int32_t> s(sequences[first + r]);
-    const index kept = std::min<index>(index(s.size()), max_len);
-    for (index j = 0; j < kept; ++j) out(r, std::size_t(max_len - kept + j)) = s[s.size() - std::size_t(kept - j)];
-  }
+  const auto width = std::size_t(max_len);
+  xt::xtensor<std::int32_t, 2> out = xt::zeros<std::int32_t>({count, width});
+  for (std::size_t r = 0; r < count; ++r)
+    data::left_pad(std::span<const std::int32_t>(sequences[first + r]), std::span(out.data() + r * width, width));
   return out;
 }
 template <data::sequence_list List>
